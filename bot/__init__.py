@@ -1,0 +1,1 @@
+"""Adapters that talk to people: the Discord bot, the command line and the local console."""

@@ -1,0 +1,20 @@
+"""Wiring: settings -> embedder -> answering service -> handlers. No globals."""
+
+from __future__ import annotations
+
+from bot.handlers import Handlers
+from bot.settings import Settings
+from index.embedder import Embedder, SentenceTransformerEmbedder
+from index.service import BriefingService
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    return SentenceTransformerEmbedder(settings.model, threads=settings.query_threads)
+
+
+def build_service(settings: Settings, embedder: Embedder | None = None) -> BriefingService:
+    return BriefingService(settings.service_config(), embedder or build_embedder(settings))
+
+
+def build_handlers(settings: Settings, embedder: Embedder | None = None) -> Handlers:
+    return Handlers(build_service(settings, embedder))

@@ -1,0 +1,193 @@
+"""The ``briefbot`` command line: index, ask, status, console, run, commands, eval."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bot import render
+from bot.errors import UserFacingError
+from bot.settings import Settings
+
+log = logging.getLogger("briefbot")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "corpus", None):
+        overrides["corpus_dir"] = Path(args.corpus)
+    if getattr(args, "index_dir", None):
+        overrides["index_dir"] = Path(args.index_dir)
+    return Settings(**overrides)
+
+
+def _add_paths(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", metavar="DIR", help="corpus folder (default: BRIEFBOT_CORPUS_DIR or ./corpus)")
+    p.add_argument(
+        "--index-dir", metavar="DIR", help="index folder (default: BRIEFBOT_INDEX_DIR or ./.briefbot/index)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="briefbot", description="Answer questions over briefings by quoting them, with attribution."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more (to stderr)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="build or update the index from the corpus folder")
+    _add_paths(p)
+    p.add_argument("--full", action="store_true", help="re-embed everything")
+    p.add_argument("--rollback", action="store_true", help="make the previous index version live again")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
+    p = sub.add_parser("ask", help="answer one question (builds the index first if there is none)")
+    p.add_argument("question")
+    _add_paths(p)
+    p.add_argument("-k", type=int, default=None, help="number of passages (default: BRIEFBOT_TOP_K or 5)")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only briefings dated on or after this day")
+    p.add_argument("--briefing", metavar="ID", help="only this briefing")
+    p.add_argument("--json", action="store_true", help="print the answer as one JSON object")
+
+    p = sub.add_parser("status", help="what is indexed")
+    _add_paths(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("console", help="a local chat running the Discord bot's commands, no token needed")
+    _add_paths(p)
+
+    p = sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
+    _add_paths(p)
+
+    p = sub.add_parser("commands", help="print the application commands the bot registers")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("eval", help="measure retrieval and abstention on an evaluation set")
+    p.add_argument("dataset", metavar="DATASET_DIR")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
+    p.add_argument("--offtopic", metavar="QUERIES.jsonl", help="off-topic questions (from another set)")
+    p.add_argument("--dump", metavar="FILE.jsonl", help="write each question's quotes, in rank order")
+    p.add_argument("-k", type=int, default=10, help="passages retrieved per question (default 10)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    try:
+        return int(_dispatch(args) or 0)
+    except UserFacingError as exc:
+        print(f"briefbot: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "commands":
+        from bot.client import command_payloads
+
+        payloads = command_payloads(Settings())
+        if args.json:
+            print(json.dumps(payloads, indent=2, ensure_ascii=False))
+        else:
+            for cmd in payloads:
+                print(f"/{cmd['name']}: {cmd.get('description') or '(context menu)'}")
+        return 0
+    if args.command == "eval":
+        from index.evaluation import run_eval
+
+        settings = Settings()
+        result = run_eval(
+            Path(args.dataset),
+            model=settings.model,
+            limit=args.limit,
+            offtopic=Path(args.offtopic) if args.offtopic else None,
+            dump=Path(args.dump) if args.dump else None,
+            k=args.k,
+            progress=not args.json,
+        )
+        if args.json:
+            print(json.dumps(result, ensure_ascii=False))
+        else:
+            from index.evaluation import format_result
+
+            print(format_result(result))
+        return 0
+
+    settings = _settings(args)
+    if args.command == "run":
+        from bot.client import run_bot
+
+        return run_bot(settings)
+
+    from bot.app import build_handlers
+    from bot.progress import TerminalProgress
+
+    handlers = build_handlers(settings)
+    service = handlers.service
+    if args.command == "status":
+        status = service.status()
+        print(json.dumps(status.to_json(), indent=2) if args.json else render.status_text(status))
+        return 0
+    if args.command == "index":
+        progress = TerminalProgress()
+        try:
+            report = asyncio.run(
+                handlers.reindex(
+                    progress=progress, who="briefbot index", full=args.full, rollback=args.rollback
+                )
+            )
+        finally:
+            progress.close()
+        print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else render.report_text(report))
+        return 0
+    if args.command == "ask":
+        _ensure_index(handlers, quiet=args.json)
+        answer = asyncio.run(
+            handlers.ask(args.question, since=args.since, briefing_id=args.briefing, k=args.k)
+        )
+        if args.json:
+            print(json.dumps(answer.to_json(), ensure_ascii=False))
+        else:
+            print(render.to_text(answer, emphasis=sys.stdout.isatty()))
+        return 0
+    if args.command == "console":
+        from bot.console import run_console
+
+        _ensure_index(handlers, quiet=False)
+        asyncio.run(run_console(handlers))
+        return 0
+    raise UserFacingError(f"unknown command {args.command}")
+
+
+def _ensure_index(handlers: Any, *, quiet: bool) -> None:
+    """Build the index first when there is none, reporting to stderr."""
+    from bot.progress import TerminalProgress
+
+    service = handlers.service
+    if service.has_index():
+        return
+    if not quiet:
+        print(f"No index yet: indexing {service.config.corpus_dir} …", file=sys.stderr)
+    progress = TerminalProgress(enabled=None if not quiet else False)
+    try:
+        report = service.reindex(progress=progress, who="first run")
+    finally:
+        progress.close()
+    if not quiet:
+        print(render.report_text(report), file=sys.stderr)

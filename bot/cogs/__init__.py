@@ -1,0 +1,1 @@
+"""Discord cogs: asking and moderating."""

@@ -1,0 +1,170 @@
+"""Answers, reports and status -> what a person reads. Pure functions, no I/O.
+
+Quotes are shown verbatim; the only additions are attribution lines and, where the medium
+has formatting, emphasis around the sentence that best answers (never a changed character).
+The console uses the plain-text functions; the Discord bot builds embeds from the same parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from index.models import Answer, Attribution, BriefingMeta, Quote, ReindexReport
+from index.service import Status
+
+STRENGTH_LABEL = {"strong": "Strong match", "weak": "Weak match"}
+ABSTAIN_HEADER = "No confident answer in the briefings."
+WEAK_INTRO = "The closest passages are shown below as weak matches; they may not answer the question."
+NOTHING = "Nothing in the briefings matches this question."
+
+
+def attribution_line(a: Attribution) -> str:
+    """``Title (date), section, ¶ n — source``."""
+    parts = [f"{a.title} ({a.date_label})"]
+    if a.section:
+        parts.append(a.section)
+    parts.append(f"¶ {a.paragraph_label}")
+    line = ", ".join(parts)
+    if a.source:
+        line += f" — {a.source}"
+    return line
+
+
+def also_in_line(q: Quote) -> str | None:
+    if not q.also_in:
+        return None
+    items = [f"{o.title} ({o.date_label}), ¶ {o.paragraph_label}" for o in q.also_in]
+    return "Also in: " + "; ".join(items)
+
+
+def answer_header(answer: Answer) -> str:
+    if not answer.quotes:
+        return NOTHING
+    if answer.abstained:
+        return f"{ABSTAIN_HEADER} {WEAK_INTRO}"
+    strong = sum(1 for q in answer.quotes if q.strength == "strong")
+    return f"From the briefings: {strong} matching passage{'s' if strong != 1 else ''}."
+
+
+def highlighted(text: str, span: tuple[int, int] | None, open_mark: str, close_mark: str) -> str:
+    """``text`` with the best sentence wrapped in marks; the characters themselves unchanged."""
+    if span is None:
+        return text
+    s, e = span
+    if not (0 <= s < e <= len(text)):
+        return text
+    # Marks go inside surrounding whitespace so Markdown emphasis still applies.
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return text[:s] + open_mark + text[s:e] + close_mark + text[e:]
+
+
+def quote_text_plain(q: Quote, *, emphasis: bool = False) -> str:
+    if emphasis and q.highlight:
+        return highlighted(q.text, q.highlight, "\033[1m", "\033[0m")
+    return q.text
+
+
+def to_text(answer: Answer, *, emphasis: bool = False) -> str:
+    """The console rendering of an answer."""
+    lines = [answer_header(answer)]
+    lines.extend(answer.notes)
+    for i, q in enumerate(answer.quotes, 1):
+        lines.append("")
+        lines.append(f"[{i}] {STRENGTH_LABEL[q.strength]}")
+        for text_line in quote_text_plain(q, emphasis=emphasis).splitlines() or [""]:
+            lines.append(f"    {text_line}")
+        lines.append(f"    — {attribution_line(q.attribution)}")
+        if q.attribution.url:
+            lines.append(f"      {q.attribution.url}")
+        also = also_in_line(q)
+        if also:
+            lines.append(f"      {also}")
+    return "\n".join(lines)
+
+
+def report_lines(report: ReindexReport) -> list[str]:
+    """A reindex report, one fact a line."""
+    if report.rolled_back:
+        return [
+            f"Rolled back from {report.previous_version} to {report.version}.",
+            f"{report.briefings_total} briefings, {report.passages_total} passages live.",
+            *_check_lines(report),
+        ]
+    if not report.changed:
+        head = f"Index already up to date ({report.version}); checked in {report.seconds:.1f} s."
+    else:
+        head = f"Index version {report.version} is live ({report.seconds:.1f} s)."
+    lines = [head]
+    if report.full_rebuild and report.changed:
+        lines.append(f"Full rebuild: {report.rebuild_reason}.")
+    lines.append(
+        f"Briefings: {len(report.briefings_added)} added, {len(report.briefings_changed)} changed, "
+        f"{len(report.briefings_removed)} removed; {report.briefings_total} in the index."
+    )
+    lines.append(
+        f"Passages: {report.passages_added} added ({report.passages_embedded} embedded), "
+        f"{report.passages_removed} removed; {report.passages_total} in the index."
+    )
+    if report.skipped:
+        lines.append(f"Skipped {len(report.skipped)} file{'s' if len(report.skipped) != 1 else ''}:")
+        lines.extend(f"  - {s.path}: {s.reason}" for s in report.skipped)
+    if report.warnings:
+        lines.append("Warnings:")
+        lines.extend(f"  - {w}" for w in report.warnings)
+    lines.extend(_check_lines(report))
+    return lines
+
+
+def _check_lines(report: ReindexReport) -> list[str]:
+    if not report.check_changes:
+        return []
+    out = ["Check questions whose top passage changed:"]
+    for c in report.check_changes:
+        verdict = "ok" if c.get("ok_after") else "now misses its expected briefing"
+        out.append(
+            f"  - {c['question']}: {c.get('before') or 'none'} -> {c.get('after') or 'none'} ({verdict})"
+        )
+    return out
+
+
+def report_text(report: ReindexReport) -> str:
+    return "\n".join(report_lines(report))
+
+
+def status_lines(status: Status) -> list[str]:
+    lines: list[str] = []
+    if status.version is None:
+        lines.append("No index yet. Run a reindex to build one.")
+    else:
+        lines.append(f"Index version {status.version}, built {status.built_at}.")
+        lines.append(f"{status.briefings} briefings, {status.passages} passages.")
+        lines.append(f"Model {status.model} ({status.dim} dimensions); chunker {status.chunker}.")
+    lines.append(f"Corpus folder: {status.corpus_dir}; index folder: {status.index_dir}.")
+    if status.reindex_running:
+        holder = status.reindex_holder
+        who = holder.get("who") or f"process {holder.get('pid', '?')}"
+        lines.append(f"A reindex is running ({who}, since {holder.get('since', '?')}).")
+    if status.last_report is not None:
+        lines.append("Last reindex:")
+        lines.extend(f"  {line}" for line in report_lines(status.last_report))
+    for problem in status.problems:
+        lines.append(f"Problem: {problem}")
+    return lines
+
+
+def status_text(status: Status) -> str:
+    return "\n".join(status_lines(status))
+
+
+def briefing_line(meta: BriefingMeta) -> str:
+    extra = "" if meta.is_public else f" [audience: {', '.join(meta.audience)}]"
+    return f"{meta.title} ({meta.date_label}) — {meta.path}{extra}"
+
+
+def briefings_text(metas: Sequence[BriefingMeta]) -> str:
+    if not metas:
+        return "No briefings are indexed."
+    return "\n".join(briefing_line(m) for m in metas)

@@ -1,0 +1,1 @@
+"""Everything from a briefing file on disk to a ranked, attributed passage."""

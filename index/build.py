@@ -1,0 +1,343 @@
+"""Reindex: corpus folder -> a new, complete index version built beside the live one.
+
+Only new or changed briefings (by content hash) are parsed and embedded; vectors of passages
+whose embedded text did not change are reused. A change of model or chunker rebuilds all.
+The new version is sealed (checksums, fsync) and made live by one atomic switch; a crash at
+any point leaves the previous version live and complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.chunking import ChunkOptions, make_passages
+from index.embedder import Embedder
+from index.manifest import Manifest, ManifestError, read_manifest, seal, verify, write_json_atomic
+from index.models import BriefingMeta, Passage, ReindexReport, Skipped
+from index.parsing import (
+    DEFAULT_MAX_BYTES,
+    BriefingError,
+    briefing_id_for,
+    iter_corpus,
+    parse_briefing,
+    read_bytes,
+)
+from index.store import Store
+from index.vectors import FaissVectorStore
+from index.versions import IndexLayout, utc_now
+
+VECTORS_FILE = "vectors.faiss"
+STORE_FILE = "store.sqlite3"
+REPORT_FILE = "report.json"
+
+# progress(stage, done, total); stages: scan, parse, embed, write
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    chunk: ChunkOptions = field(default_factory=ChunkOptions)
+    max_bytes: int = DEFAULT_MAX_BYTES
+    batch_size: int = 32
+    keep_versions: int = 3
+
+
+def embed_text(meta: BriefingMeta, passage: Passage) -> str:
+    """What the model reads for a passage: its briefing title and section, then the passage.
+
+    Only the passage itself is ever quoted.
+    """
+    context = " — ".join(x for x in (meta.title, passage.section_label) if x)
+    return f"{context}\n{passage.text}" if context else passage.text
+
+
+def embed_hash(model: str, text: str) -> str:
+    return hashlib.sha256(f"{model}\x1f{text}".encode()).hexdigest()[:24]
+
+
+def chunk_signature(embedder: Embedder, options: BuildOptions) -> str:
+    chunk = ChunkOptions(
+        max_tokens=embedder.max_tokens,
+        context_tokens=options.chunk.context_tokens,
+        min_words=options.chunk.min_words,
+    )
+    return chunk.signature()
+
+
+@dataclass
+class _Scanned:
+    rel: str
+    briefing_id: str
+    data: bytes
+    sha256: str
+
+
+def reindex(
+    corpus_dir: Path,
+    layout: IndexLayout,
+    embedder: Embedder,
+    options: BuildOptions | None = None,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    who: str = "",
+) -> ReindexReport:
+    """Bring the index in line with the corpus folder; returns what changed.
+
+    Raises ``ReindexBusyError`` if another reindex (any process) holds the lock.
+    """
+    opts = options or BuildOptions()
+    with layout.reindex_lock(who):
+        return _reindex_locked(corpus_dir, layout, embedder, opts, full, progress)
+
+
+def _reindex_locked(
+    corpus_dir: Path,
+    layout: IndexLayout,
+    embedder: Embedder,
+    opts: BuildOptions,
+    full: bool,
+    progress: Progress | None,
+) -> ReindexReport:
+    t0 = time.perf_counter()
+    tick = progress or (lambda stage, done, total: None)
+    layout.ensure()
+    layout.clean_partials()
+    chunk_opts = ChunkOptions(
+        max_tokens=embedder.max_tokens,
+        context_tokens=opts.chunk.context_tokens,
+        min_words=opts.chunk.min_words,
+    )
+    signature = chunk_opts.signature()
+
+    base_version = layout.current_version()
+    base_dir: Path | None = layout.version_dir(base_version) if base_version else None
+    base_manifest: Manifest | None = None
+    report = ReindexReport(version=None, previous_version=base_version)
+    if base_dir is not None:
+        try:
+            base_manifest = read_manifest(base_dir)
+            verify(base_dir, base_manifest, checksums=False)
+        except ManifestError as exc:
+            report.warnings.append(f"live version unusable, rebuilding from scratch: {exc}")
+            base_manifest, base_dir = None, None
+    if base_manifest is None:
+        report.full_rebuild, report.rebuild_reason = True, "no usable index yet"
+    elif full:
+        report.full_rebuild, report.rebuild_reason = True, "full rebuild requested"
+    elif base_manifest.model != embedder.name or base_manifest.dim != embedder.dim:
+        report.full_rebuild = True
+        report.rebuild_reason = f"model changed ({base_manifest.model} -> {embedder.name})"
+    elif base_manifest.chunker != signature:
+        report.full_rebuild = True
+        report.rebuild_reason = f"chunker changed ({base_manifest.chunker} -> {signature})"
+
+    base_store = Store(base_dir / STORE_FILE, readonly=True) if base_dir is not None else None
+    try:
+        indexed = base_store.briefing_hashes() if base_store is not None else {}
+
+        # 1. scan: read and hash every briefing file
+        files = list(iter_corpus(corpus_dir)) if corpus_dir.is_dir() else []
+        if not corpus_dir.is_dir():
+            report.warnings.append(f"corpus folder {corpus_dir} does not exist")
+        scanned: dict[str, _Scanned] = {}
+        unreadable: set[str] = set()
+        for i, (path, rel) in enumerate(files):
+            bid = briefing_id_for(rel)
+            try:
+                data = read_bytes(path, opts.max_bytes)
+            except BriefingError as exc:
+                report.skipped.append(Skipped(rel, exc.reason))
+                unreadable.add(bid)
+                continue
+            if bid in scanned:
+                report.skipped.append(Skipped(rel, f"same briefing id as {scanned[bid].rel}; rename one"))
+                continue
+            scanned[bid] = _Scanned(rel, bid, data, hashlib.sha256(data).hexdigest())
+            tick("scan", i + 1, len(files))
+
+        rebuild = report.full_rebuild
+        to_parse = [
+            s
+            for bid, s in scanned.items()
+            if rebuild or bid not in indexed or indexed[bid] != (s.rel, s.sha256)
+        ]
+        # A briefing that became unreadable keeps its last good version (and is reported).
+        removed = [bid for bid in indexed if bid not in scanned and bid not in unreadable]
+        kept_stale = [bid for bid in indexed if bid in unreadable]
+        if rebuild:
+            removed = []
+        for bid in kept_stale:
+            report.warnings.append(
+                f"{indexed[bid][0]}: unreadable now; the previously indexed version is kept"
+            )
+
+        # 2. parse the new and changed briefings
+        parsed: list[tuple[BriefingMeta, list[Passage]]] = []
+        for i, s in enumerate(to_parse):
+            try:
+                doc = parse_briefing(s.rel, s.data, opts.max_bytes)
+                passages = make_passages(
+                    doc.meta.briefing_id, doc.text, doc.blocks, embedder.count_tokens, chunk_opts
+                )
+            except BriefingError as exc:
+                report.skipped.append(Skipped(s.rel, exc.reason))
+                if s.briefing_id in indexed and not rebuild:
+                    report.warnings.append(f"{s.rel}: kept the previously indexed version")
+                continue
+            except Exception as exc:  # a parser bug must not stop the other files
+                report.skipped.append(Skipped(s.rel, f"could not be parsed ({type(exc).__name__}: {exc})"))
+                continue
+            for w in doc.meta.warnings:
+                report.warnings.append(f"{s.rel}: {w}")
+            parsed.append((doc.meta, passages))
+            tick("parse", i + 1, len(to_parse))
+
+        for meta, _ in parsed:
+            if meta.briefing_id in indexed and not rebuild:
+                report.briefings_changed.append(meta.briefing_id)
+            else:
+                report.briefings_added.append(meta.briefing_id)
+        report.briefings_removed = sorted(removed)
+
+        if not rebuild and not parsed and not removed:
+            report.changed = False
+            report.version = base_version
+            b, p = base_store.counts() if base_store is not None else (0, 0)
+            report.briefings_total, report.passages_total = b, p
+            report.seconds = time.perf_counter() - t0
+            report.finished_at = utc_now()
+            return report
+
+        # 3. build the new version beside the live one
+        version = layout.new_version_id()
+        staging = layout.staging_dir(version)
+        try:
+            store, vectors = _start_version(staging, base_dir if not rebuild else None, embedder.dim)
+            reuse_store = (
+                base_store if base_manifest is not None and base_manifest.model == embedder.name else None
+            )
+            reuse_vectors = (
+                FaissVectorStore.load(base_dir / VECTORS_FILE)
+                if reuse_store is not None and base_dir
+                else None
+            )
+            for bid in [*removed, *(m.briefing_id for m, _ in parsed if m.briefing_id in indexed)]:
+                if rebuild:
+                    break
+                vids = store.delete_briefing(bid)
+                vectors.remove(vids)
+                report.passages_removed += len(vids)
+
+            texts: list[str] = []
+            hashes: list[str] = []
+            for meta, passages in parsed:
+                for passage in passages:
+                    t = embed_text(meta, passage)
+                    texts.append(t)
+                    hashes.append(embed_hash(embedder.name, t))
+            reusable = reuse_store.vids_by_embed_hash(hashes) if reuse_store is not None else {}
+            need = [i for i, h in enumerate(hashes) if h not in reusable]
+            all_vecs = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+            if reusable and reuse_vectors is not None:
+                have = [i for i, h in enumerate(hashes) if h in reusable]
+                try:
+                    all_vecs[have] = reuse_vectors.get([reusable[hashes[i]] for i in have])
+                except KeyError:
+                    need = list(range(len(texts)))
+            done = 0
+            tick("embed", 0, len(need))
+
+            def advance(n: int) -> None:
+                nonlocal done
+                done += n
+                tick("embed", done, len(need))
+
+            if need:
+                all_vecs[need] = embedder.encode(
+                    [texts[i] for i in need], batch_size=opts.batch_size, progress=advance
+                )
+            report.passages_embedded = len(need)
+
+            tick("write", 0, 1)
+            now = utc_now()
+            offset = 0
+            for meta, passages in parsed:
+                n = len(passages)
+                store.put_briefing(meta, now, n)
+                store.put_passages(meta, passages, hashes[offset : offset + n])
+                vectors.add([p.vid for p in passages], all_vecs[offset : offset + n])
+                offset += n
+                report.passages_added += n
+            b_count, p_count = store.counts()
+            if p_count != len(vectors):
+                raise RuntimeError(f"index out of step: {p_count} passages but {len(vectors)} vectors")
+            store.set_info("version", version)
+            store.commit()
+            store.close()
+            vectors.save(staging / VECTORS_FILE)
+            report.version = version
+            report.briefings_total, report.passages_total = b_count, p_count
+            report.seconds = time.perf_counter() - t0
+            report.finished_at = utc_now()
+            write_json_atomic(staging / REPORT_FILE, report.to_json())
+            manifest = Manifest(
+                version=version,
+                created_at=now,
+                model=embedder.name,
+                dim=embedder.dim,
+                chunker=signature,
+                faiss_version=faiss.__version__,
+                briefings=b_count,
+                passages=p_count,
+                build_seconds=round(report.seconds, 3),
+                parent=base_version if base_manifest is not None else None,
+            )
+            seal(staging, manifest, [VECTORS_FILE, STORE_FILE, REPORT_FILE])
+            layout.publish(staging, version)
+            tick("write", 1, 1)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        layout.cleanup(opts.keep_versions)
+        return report
+    finally:
+        if base_store is not None:
+            base_store.close()
+
+
+def _start_version(staging: Path, base_dir: Path | None, dim: int) -> tuple[Store, FaissVectorStore]:
+    """A writable store and vector set for a new version: a copy of the base, or empty."""
+    path = staging / STORE_FILE
+    if base_dir is not None:
+        src = sqlite3.connect(f"file:{base_dir / STORE_FILE}?mode=ro", uri=True)
+        dst = sqlite3.connect(path)
+        try:
+            src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
+        return Store(path), FaissVectorStore.load(base_dir / VECTORS_FILE)
+    return Store(path), FaissVectorStore(dim)
+
+
+def rollback(layout: IndexLayout, who: str = "") -> tuple[str, str]:
+    """Make the previous version live again; returns (from_version, to_version)."""
+    with layout.reindex_lock(who):
+        current = layout.current_version()
+        target = layout.previous_version(current)
+        if current is None or target is None:
+            raise ManifestError("no previous index version to roll back to")
+        target_dir = layout.version_dir(target)
+        verify(target_dir, read_manifest(target_dir))
+        layout.switch(target)
+        return current, target

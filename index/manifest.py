@@ -1,0 +1,113 @@
+"""The manifest beside each index version: what built it, what it holds, checksums of its files."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST_NAME = "manifest.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Manifest:
+    version: str
+    created_at: str
+    model: str
+    dim: int
+    chunker: str
+    faiss_version: str
+    briefings: int
+    passages: int
+    build_seconds: float
+    parent: str | None = None
+    format: int = FORMAT_VERSION
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Manifest:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class ManifestError(Exception):
+    """An index version that is missing, incomplete or corrupt."""
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON beside ``path``, fsync it, then rename it into place."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True, default=str)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def seal(directory: Path, manifest: Manifest, file_names: list[str]) -> None:
+    """Record checksums of ``file_names`` and write the manifest last: a version without a
+    manifest is incomplete by definition."""
+    for name in file_names:
+        path = directory / name
+        fsync_file(path)
+        manifest.files[name] = {"sha256": file_sha256(path), "size": path.stat().st_size}
+    write_json_atomic(directory / MANIFEST_NAME, manifest.to_json())
+    fsync_dir(directory)
+
+
+def read_manifest(directory: Path) -> Manifest:
+    path = directory / MANIFEST_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ManifestError(f"{directory.name}: no manifest (incomplete build)") from exc
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"{directory.name}: unreadable manifest ({exc})") from exc
+    manifest = Manifest.from_json(data)
+    if manifest.format != FORMAT_VERSION:
+        raise ManifestError(f"{directory.name}: index format {manifest.format}, expected {FORMAT_VERSION}")
+    return manifest
+
+
+def verify(directory: Path, manifest: Manifest, *, checksums: bool = True) -> None:
+    """Raise ``ManifestError`` if a file the manifest names is missing or differs."""
+    for name, info in manifest.files.items():
+        path = directory / name
+        if not path.exists():
+            raise ManifestError(f"{directory.name}: {name} is missing")
+        if path.stat().st_size != info.get("size"):
+            raise ManifestError(f"{directory.name}: {name} has the wrong size (corrupt)")
+        if checksums and file_sha256(path) != info.get("sha256"):
+            raise ManifestError(f"{directory.name}: {name} checksum mismatch (corrupt)")

@@ -1,0 +1,537 @@
+"""Briefing files -> metadata and quotable blocks with sections and exact character offsets.
+
+Every block is a span of the decoded file text, so a quote is always ``text[start:end]``
+and never a re-typed copy. Two body styles are understood: Markdown (``.md``) and plain
+text as people write it (``.txt``): heading lines without final punctuation over long
+paragraphs, bullet lists, optional blank lines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+from markdown_it import MarkdownIt
+
+from index.models import Block, BriefingMeta
+
+SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+
+# Headings that name a part of a briefing rather than the briefing itself.
+GENERIC_HEADINGS = {
+    "key takeaways",
+    "takeaways",
+    "summary",
+    "overview",
+    "background",
+    "introduction",
+    "highlights",
+    "tl;dr",
+    "wrap up",
+    "wrap-up",
+    "conclusion",
+    "bottom line",
+    "context",
+}
+
+_DATE_IN_NAME = re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)")
+_BULLET = re.compile(r"^[ \t]*(?:[-*+•–—▪◦●]|\(?\d{1,3}[.)]|\(?[a-z][.)])[ \t]+(?=\S)")
+_MD_ITEM_MARKER = re.compile(r"[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]*")
+_TERMINAL = tuple('.!?,;…"”’)]»')
+
+
+class BriefingError(Exception):
+    """A briefing that cannot be read; ``reason`` is meant for the person who wrote it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ParsedDocument:
+    meta: BriefingMeta
+    text: str
+    blocks: tuple[Block, ...]
+
+
+def briefing_id_for(rel_path: str) -> str:
+    """Stable id of a briefing: its corpus-relative path without the extension."""
+    p = PurePosixPath(rel_path)
+    return str(p.with_suffix("")) if p.suffix.lower() in SUPPORTED_SUFFIXES else str(p)
+
+
+def is_briefing_file(path: Path) -> bool:
+    name = path.name
+    if name.startswith(".") or name.upper() in {"README.MD", "SAMPLES.MD", "LICENSE.MD", "CHANGELOG.MD"}:
+        return False
+    return path.suffix.lower() in SUPPORTED_SUFFIXES
+
+
+def iter_corpus(corpus_dir: Path) -> Iterator[tuple[Path, str]]:
+    """Briefing files under ``corpus_dir`` (subfolders included, hidden ones skipped), sorted."""
+    found: list[tuple[Path, str]] = []
+    for path in corpus_dir.rglob("*"):
+        rel = path.relative_to(corpus_dir)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if path.is_file() and is_briefing_file(path):
+            found.append((path, rel.as_posix()))
+    yield from sorted(found, key=lambda item: item[1])
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Read a briefing's bytes, refusing oversized files before reading them."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise BriefingError(f"cannot read file: {exc.strerror or exc}") from exc
+    if size > max_bytes:
+        raise BriefingError(f"too large: {_mb(size)} (limit {_mb(max_bytes)})")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BriefingError(f"cannot read file: {exc.strerror or exc}") from exc
+
+
+def parse_briefing(rel_path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDocument:
+    """Parse one briefing's bytes. Raises ``BriefingError`` with a human reason when unreadable."""
+    if len(data) > max_bytes:
+        raise BriefingError(f"too large: {_mb(len(data))} (limit {_mb(max_bytes)})")
+    text = decode_text(data)
+    if not text.strip():
+        raise BriefingError("empty file")
+    front, body_start, fm_warnings = split_front_matter(text)
+    suffix = PurePosixPath(rel_path).suffix.lower()
+    if suffix in (".md", ".markdown"):
+        blocks, headings = _markdown_blocks(text, body_start)
+    else:
+        blocks, headings = _plain_blocks(text, body_start)
+    if not blocks:
+        raise BriefingError("no paragraphs found (only headings or front matter)")
+    meta = _build_meta(rel_path, data, front, headings, fm_warnings)
+    if headings and headings[0][1] <= 1 and headings[0][0] == meta.title:
+        # A leading title line ("# Title", or a lone first line) names the briefing; it is
+        # not a section of it.
+        blocks = [
+            Block(b.start, b.end, b.section[1:], b.kind, b.paragraph) if b.section[:1] == (meta.title,) else b
+            for b in blocks
+        ]
+    return ParsedDocument(meta=meta, text=text, blocks=tuple(blocks))
+
+
+def decode_text(data: bytes) -> str:
+    """Strict UTF-8 (a BOM is dropped); binary data and other encodings are refused."""
+    if b"\x00" in data[:65536]:
+        raise BriefingError("binary file (contains NUL bytes), not a text briefing")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start]
+        raise BriefingError(
+            f"not UTF-8 text (byte 0x{bad:02x} at offset {exc.start}); save the file as UTF-8"
+        ) from exc
+    sample = text[:20000]
+    controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
+    if sample and controls / len(sample) > 0.01:
+        raise BriefingError("binary file (control characters), not a text briefing")
+    return text
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], int, list[str]]:
+    """YAML front matter between ``---`` lines at the top, and where the body starts."""
+    first_nl = text.find("\n")
+    first_line = text[: first_nl if first_nl >= 0 else len(text)].rstrip("\r")
+    if first_line.strip() != "---":
+        return {}, 0, []
+    pos = first_nl + 1 if first_nl >= 0 else len(text)
+    closing = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.M)
+    m = closing.search(text, pos)
+    if m is None:
+        raise BriefingError("front matter starts with '---' but has no closing '---' line")
+    raw = text[pos : m.start()]
+    try:
+        data = yaml.safe_load(raw) if raw.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 2}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise BriefingError(f"front matter is not valid YAML{where}: {problem}") from exc
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise BriefingError("front matter must be 'key: value' lines (YAML mapping)")
+    body_start = m.end() + 1 if m.end() < len(text) else m.end()
+    return {str(k).lower(): v for k, v in data.items()}, body_start, []
+
+
+def _build_meta(
+    rel_path: str,
+    data: bytes,
+    front: dict[str, Any],
+    headings: list[tuple[str, int]],
+    warnings: list[str],
+) -> BriefingMeta:
+    warns = list(warnings)
+    name = PurePosixPath(rel_path).name
+    title = _clean_str(front.get("title"))
+    if not title and headings:
+        first, level = headings[0]
+        # Only a title-like first heading names the briefing: "# Title" or a lone first line.
+        if level <= 1 and first.lower() not in GENERIC_HEADINGS:
+            title = first
+    if not title:
+        title = title_from_filename(name)
+    when: date | None = None
+    if "date" in front and front["date"] not in (None, ""):
+        when = _parse_date(front["date"])
+        if when is None:
+            warns.append(f"date {front['date']!r} not understood (use YYYY-MM-DD); shown as undated")
+    if when is None and "date" not in front:
+        when = date_from_filename(name)
+    url = _clean_str(front.get("url")) or None
+    if url and not re.match(r"^https?://", url):
+        warns.append(f"url {url!r} ignored: only http(s) links are shown")
+        url = None
+    return BriefingMeta(
+        briefing_id=briefing_id_for(rel_path),
+        path=rel_path,
+        title=title,
+        date=when,
+        source=_clean_str(front.get("source")) or None,
+        url=url,
+        tags=_str_tuple(front.get("tags")),
+        audience=_str_tuple(front.get("audience")) or ("all",),
+        sha256=sha256_bytes(data),
+        size=len(data),
+        warnings=tuple(warns),
+    )
+
+
+def title_from_filename(name: str) -> str:
+    stem = PurePosixPath(name).stem
+    stripped = _DATE_IN_NAME.sub("", stem).strip(" -_")
+    words = re.sub(r"[-_]+", " ", stripped or stem).strip()
+    if not words or not re.search(r"[^\W\d_]{3,}", words) or re.search(r"[0-9a-f]{8,}", words):
+        # Machine-made names ("000_457032d0") read best as they are on disk.
+        return stem
+    return words[:1].upper() + words[1:]
+
+
+def date_from_filename(name: str) -> date | None:
+    m = _DATE_IN_NAME.search(name)
+    if not m:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+def _parse_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        m = re.fullmatch(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?\s*", value)
+        if m:
+            try:
+                return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            except ValueError:
+                return None
+    return None
+
+
+def _clean_str(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (str, int, float, date)):
+        return " ".join(str(value).split())
+    return ""
+
+
+def _str_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        items = [v.strip() for v in value.split(",")]
+    elif isinstance(value, (list, tuple, set)):
+        items = [_clean_str(v) for v in value]
+    else:
+        items = [_clean_str(value)]
+    return tuple(i for i in items if i)
+
+
+def _mb(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def _line_starts(text: str, start: int) -> list[int]:
+    starts = [start]
+    for m in re.finditer("\n", text[start:]):
+        starts.append(start + m.end())
+    return starts
+
+
+def _span(text: str, starts: list[int], first: int, last: int) -> tuple[int, int]:
+    """Character span of lines [first, last) trimmed of surrounding whitespace."""
+    s = starts[first]
+    e = starts[last] if last < len(starts) else len(text)
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return s, e
+
+
+def _markdown_blocks(text: str, body_start: int) -> tuple[list[Block], list[tuple[str, int]]]:
+    md = MarkdownIt("commonmark").enable("table")
+    body = text[body_start:]
+    tokens = md.parse(body)
+    starts = _line_starts(text, body_start)
+    blocks: list[Block] = []
+    headings: list[tuple[str, int]] = []
+    stack: list[tuple[int, str]] = []
+    i = 0
+    n = len(tokens)
+
+    def section() -> tuple[str, ...]:
+        return tuple(name for _, name in stack)
+
+    def add(s: int, e: int, kind: str) -> None:
+        if e > s:
+            blocks.append(Block(s, e, section(), kind, len(blocks) + 1))
+
+    while i < n:
+        tok = tokens[i]
+        if tok.level != 0 or tok.map is None:
+            i += 1
+            continue
+        close = _closing_index(tokens, i)
+        first, last = tok.map
+        if tok.type == "heading_open":
+            level = int(tok.tag[1])
+            title = " ".join(tokens[i + 1].content.split()).strip().strip("#").strip()
+            if title:
+                headings.append((title.rstrip(":"), level))
+                while stack and stack[-1][0] >= level:
+                    stack.pop()
+                stack.append((level, title.rstrip(":")))
+        elif tok.type == "paragraph_open":
+            s, e = _span(text, starts, first, last)
+            add(s, e, "paragraph")
+        elif tok.type in ("bullet_list_open", "ordered_list_open"):
+            for j in range(i + 1, close):
+                item = tokens[j]
+                if item.type == "list_item_open" and item.level == 1 and item.map is not None:
+                    s, e = _span(text, starts, item.map[0], item.map[1])
+                    m = _MD_ITEM_MARKER.match(text, s)
+                    if m and m.end() < e:
+                        s = m.end()
+                    add(s, e, "bullet")
+        elif tok.type == "blockquote_open":
+            s, e = _span(text, starts, first, last)
+            if "\n" not in text[s:e]:
+                # One quoted line reads best without its marker (still a verbatim span).
+                m = re.match(r">[ \t]*", text[s:e])
+                s += m.end() if m else 0
+            add(s, e, "quote")
+        elif tok.type == "table_open":
+            s, e = _span(text, starts, first, last)
+            add(s, e, "table")
+        elif tok.type in ("fence", "code_block"):
+            s, e = _span(text, starts, first, last)
+            add(s, e, "code")
+        i = close + 1
+    return blocks, headings
+
+
+def _closing_index(tokens: list[Any], i: int) -> int:
+    tok = tokens[i]
+    if tok.nesting != 1:
+        return i
+    depth = 0
+    for j in range(i, len(tokens)):
+        depth += tokens[j].nesting
+        if depth == 0:
+            return j
+    return len(tokens) - 1
+
+
+# --------------------------------------------------------------------------- plain text
+
+
+@dataclass
+class _Line:
+    start: int
+    end: int  # end of content, without the newline
+    text: str
+
+    @property
+    def blank(self) -> bool:
+        return not self.text.strip()
+
+
+def _plain_lines(text: str, body_start: int) -> list[_Line]:
+    lines: list[_Line] = []
+    pos = body_start
+    for raw in text[body_start:].splitlines(keepends=True):
+        content = raw.rstrip("\r\n")
+        lines.append(_Line(pos, pos + len(content), content))
+        pos += len(raw)
+    return lines
+
+
+def _is_heading_line(s: str) -> bool:
+    t = s.strip()
+    if not t or len(t) > 100 or _BULLET.match(s):
+        return False
+    if t.startswith("#"):
+        return True
+    words = t.split()
+    if len(words) > 14:
+        return False
+    if t.endswith(":"):
+        return len(words) <= 6
+    if t.endswith(_TERMINAL):
+        return False
+    first = t[0]
+    return first.isupper() or first.isdigit() or first in "“\"'‘"
+
+
+def _plain_blocks(text: str, body_start: int) -> tuple[list[Block], list[tuple[str, int]]]:
+    lines = _plain_lines(text, body_start)
+    runs: list[list[_Line]] = []
+    current: list[_Line] = []
+    for line in lines:
+        if line.blank:
+            if current:
+                runs.append(current)
+                current = []
+        else:
+            current.append(line)
+    if current:
+        runs.append(current)
+
+    blocks: list[Block] = []
+    headings: list[tuple[str, int]] = []
+    section: tuple[str, ...] = ()
+    md_stack: list[tuple[int, str]] = []
+
+    def add(s: int, e: int, kind: str) -> None:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            blocks.append(Block(s, e, section, kind, len(blocks) + 1))
+
+    def set_heading(line: _Line, opens_file: bool) -> None:
+        nonlocal section
+        raw = line.text.strip()
+        level = 0 if opens_file else 2
+        if raw.startswith("#"):
+            hashes = len(raw) - len(raw.lstrip("#"))
+            level = 1 if hashes == 1 else hashes
+            name = raw.lstrip("#").strip().rstrip(":").strip()
+            while md_stack and md_stack[-1][0] >= level:
+                md_stack.pop()
+            md_stack.append((level, name))
+            section = tuple(n for _, n in md_stack)
+        else:
+            name = raw.rstrip(":").strip()
+            md_stack.clear()
+            section = (name,)
+        headings.append((name, level))
+
+    for r, run in enumerate(runs):
+        next_run = runs[r + 1] if r + 1 < len(runs) else None
+        if len(run) > 1 and all(len(x.text.strip()) <= 60 and not _BULLET.match(x.text) for x in run):
+            # A run of short lines only (a header block, an address) reads as one unit.
+            add(run[0].start, run[-1].end, "paragraph")
+            continue
+        k = 0
+        while k < len(run):
+            line = run[k]
+            if _heading_at(run, k, next_run):
+                set_heading(line, opens_file=not blocks and not headings and r == 0 and k == 0)
+                k += 1
+                continue
+            bullet = _BULLET.match(line.text)
+            if bullet:
+                end_k = k
+                # Indented continuation lines belong to the bullet.
+                while (
+                    end_k + 1 < len(run)
+                    and run[end_k + 1].text[:1] in (" ", "\t")
+                    and not _BULLET.match(run[end_k + 1].text)
+                ):
+                    end_k += 1
+                add(line.start + bullet.end(), run[end_k].end, "bullet")
+                k = end_k + 1
+                continue
+            # Lines that each end a sentence are paragraphs of their own; soft-wrapped lines
+            # are joined into one paragraph.
+            end_k = k
+            while end_k + 1 < len(run) and _soft_wrap(run[end_k], run[end_k + 1]):
+                end_k += 1
+            add(line.start, run[end_k].end, "paragraph")
+            k = end_k + 1
+    return blocks, headings
+
+
+def _heading_at(run: list[_Line], k: int, next_run: list[_Line] | None, depth: int = 0) -> bool:
+    """Line ``k`` of a run is a heading: short, unpunctuated, with body text (or a heading
+    over body text, as a title over "Key Takeaways:") after it."""
+    line = run[k]
+    if line.text.lstrip().startswith("#"):
+        return True
+    if not _is_heading_line(line.text):
+        return False
+    if k + 1 < len(run):
+        following, rest, rest_k = run[k + 1], run, k + 1
+    elif next_run:
+        following, rest, rest_k = next_run[0], next_run, 0
+    else:
+        return False
+    if _is_body_after_heading(line, following):
+        return True
+    return depth == 0 and _heading_at(rest, rest_k, None, depth + 1)
+
+
+def _is_body_after_heading(heading: _Line, nxt: _Line) -> bool:
+    """The line after a heading is body text: a bullet, or longer than the heading."""
+    if _BULLET.match(nxt.text):
+        return True
+    return len(nxt.text.strip()) > max(60, len(heading.text.strip()) + 20)
+
+
+def _soft_wrap(cur: _Line, nxt: _Line) -> bool:
+    """Whether a single line break inside a run only wraps one paragraph."""
+    if _BULLET.match(nxt.text) or (_is_heading_line(cur.text) and len(cur.text) < 60):
+        return False
+    stripped = cur.text.rstrip()
+    if not stripped:
+        return False
+    if stripped.endswith(_TERMINAL) or stripped.endswith(":"):
+        return False
+    nxt_first = nxt.text.lstrip()[:1]
+    # A wrapped line continues a sentence: the next line usually starts in lower case,
+    # or the current line is long, as fixed-width wrapping leaves it.
+    return nxt_first.islower() or nxt_first.isdigit() or len(stripped) >= 60

@@ -1,0 +1,279 @@
+"""Question -> ranked, attributed quotes (or an explicit abstention), from one index version.
+
+Retrieval is hybrid: dense (FAISS, cosine) and BM25 (SQLite FTS5) candidates, fused and then
+reranked with cheap signals (see ``rerank``). Confidence is calibrated (``confidence``) and
+shown as bands, never as raw cosine numbers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from index.confidence import Calibration
+from index.dedupe import collapse_duplicates
+from index.embedder import Embedder
+from index.manifest import Manifest, read_manifest, verify
+from index.models import SECTION_SEPARATOR, Answer, Attribution, BriefingMeta, Passage, Quote
+from index.rerank import Candidate, RerankOptions, rerank
+from index.store import Store, StoredPassage, query_terms
+from index.timeparse import TimeIntent, parse_time
+from index.vectors import FaissVectorStore
+
+STORE_FILE = "store.sqlite3"
+VECTORS_FILE = "vectors.faiss"
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is asking, for audience checks. The console and moderators see everything."""
+
+    roles: frozenset[str] = frozenset()
+    is_moderator: bool = False
+    public: bool = False  # the answer will be visible to everyone in a channel
+
+    def may_see(self, audience: Sequence[str]) -> bool:
+        if "all" in audience:
+            return True
+        if self.public:
+            return False
+        if self.is_moderator:
+            return True
+        wanted = {a.lower() for a in audience}
+        return bool(wanted & {r.lower() for r in self.roles})
+
+
+EVERYONE = Viewer(public=True)
+LOCAL_USER = Viewer(is_moderator=True)
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    k: int = 5
+    candidates: int = 60
+    rerank: RerankOptions = field(default_factory=RerankOptions)
+
+
+@dataclass
+class Query:
+    question: str
+    k: int = 5
+    viewer: Viewer = LOCAL_USER
+    briefing_id: str | None = None
+    since: date | None = None
+    until: date | None = None
+    today: date | None = None
+    min_strength_only: bool = False
+
+
+class IndexVersion:
+    """One complete, verified index version opened for reading."""
+
+    def __init__(self, directory: Path, *, verify_checksums: bool = True) -> None:
+        self.directory = directory
+        self.manifest: Manifest = read_manifest(directory)
+        verify(directory, self.manifest, checksums=verify_checksums)
+        self.version = self.manifest.version
+        self.store = Store(directory / STORE_FILE, readonly=True)
+        self.vectors = FaissVectorStore.load(directory / VECTORS_FILE)
+        self._metas: dict[str, BriefingMeta] = {m.briefing_id: m for m in self.store.briefings()}
+        self.restricted = {bid: m.audience for bid, m in self._metas.items() if not m.is_public}
+
+    def meta(self, briefing_id: str) -> BriefingMeta | None:
+        return self._metas.get(briefing_id)
+
+    def briefings(self) -> list[BriefingMeta]:
+        return list(self._metas.values())
+
+    def close(self) -> None:
+        self.store.close()
+
+
+class Searcher:
+    """Answers questions from one ``IndexVersion`` with one embedder."""
+
+    def __init__(
+        self,
+        version: IndexVersion,
+        embedder: Embedder,
+        calibration: Calibration,
+        options: SearchOptions | None = None,
+    ) -> None:
+        self.index = version
+        self.embedder = embedder
+        self.calibration = calibration
+        self.options = options or SearchOptions()
+
+    def answer(self, query: Query) -> Answer:
+        t0 = time.perf_counter()
+        today = query.today or date.today()
+        intent = parse_time(query.question, today)
+        date_from = query.since or (intent.date_from if not intent.soft else None)
+        date_to = query.until or (intent.date_to if not intent.soft else None)
+        notes: list[str] = []
+        text = intent.query if intent.has_range and not intent.soft else query.question
+        if not text.strip(" ?"):
+            text = query.question
+
+        hidden = [bid for bid, aud in self.index.restricted.items() if not query.viewer.may_see(aud)]
+        filtered = date_from is not None or date_to is not None or query.briefing_id is not None
+        allowed: list[int] | None = None
+        if filtered or hidden:
+            allowed = self.index.store.vids_where(
+                date_from=date_from,
+                date_to=date_to,
+                briefing_ids=[query.briefing_id] if query.briefing_id else None,
+                exclude_briefings=hidden,
+            )
+
+        qvec = self.embedder.encode_query(text)
+        candidates = self._candidates(text, qvec, allowed)
+        if filtered and (
+            not candidates or max(c.confidence for c in candidates) < self.calibration.answer_at
+        ):
+            if date_from is not None or date_to is not None:
+                span = TimeIntent(date_from, date_to).describe()
+                notes.append(f"No briefing {span} answers this confidently; showing matches from any date.")
+                allowed_any = (
+                    None
+                    if not hidden and query.briefing_id is None
+                    else self.index.store.vids_where(
+                        briefing_ids=[query.briefing_id] if query.briefing_id else None,
+                        exclude_briefings=hidden,
+                    )
+                )
+                candidates = self._candidates(text, qvec, allowed_any)
+        elif date_from is not None or date_to is not None:
+            notes.append(f"Only briefings {TimeIntent(date_from, date_to).describe()}.")
+
+        quotes = self._quotes(candidates, query.k)
+        abstained = not quotes or quotes[0].strength != "strong"
+        answer = Answer(
+            question=query.question,
+            abstained=abstained,
+            quotes=quotes,
+            index_version=self.index.version,
+            notes=notes,
+            date_from=date_from,
+            date_to=date_to,
+        )
+        _order_by_time(answer, prefer_recent=intent.prefer_recent)
+        answer.elapsed_ms = (time.perf_counter() - t0) * 1000
+        return answer
+
+    # ------------------------------------------------------------------ steps
+
+    def _candidates(self, text: str, qvec: np.ndarray, allowed: list[int] | None) -> list[Candidate]:
+        n = self.options.candidates
+        dense = self.index.vectors.search(qvec, n, allowed)
+        terms = query_terms(text)
+        only = allowed if allowed is not None and len(allowed) <= 5000 else None
+        lexical = self.index.store.lexical_search(terms, n, self.options.rerank.field_weights, only)
+        if allowed is not None and only is None:
+            ok = set(allowed)
+            lexical = [(v, s) for v, s in lexical if v in ok]
+        vids = list(dict.fromkeys([v for v, _ in dense] + [v for v, _ in lexical]))
+        stored = self.index.store.passages(vids)
+        vids = [v for v in vids if v in stored]
+        if not vids:
+            return []
+        vecs = self.index.vectors.get(vids)
+        cands = rerank(
+            text,
+            qvec,
+            terms,
+            [stored[v] for v in vids],
+            vecs,
+            dict(dense),
+            dict(lexical),
+            self.index.meta,
+            self.options.rerank,
+        )
+        for c in cands:
+            c.confidence = self.calibration.confidence(c.features)
+        cands.sort(key=lambda c: c.score, reverse=True)
+        return cands
+
+    def _quotes(self, candidates: list[Candidate], k: int) -> list[Quote]:
+        groups = collapse_duplicates(candidates)
+        quotes: list[Quote] = []
+        for group in groups[:k]:
+            best = group[0]
+            meta = self.index.meta(best.stored.passage.briefing_id)
+            if meta is None:
+                continue
+            quote = Quote(
+                passage_id=best.stored.passage.passage_id,
+                text=best.stored.passage.text,
+                attribution=attribution(meta, best.stored.passage),
+                score=best.confidence,
+                strength=self.calibration.band(best.confidence),
+                start=best.stored.passage.start,
+                end=best.stored.passage.end,
+                highlight=best.highlight,
+                audience=meta.audience,
+            )
+            for other in group[1:]:
+                om = self.index.meta(other.stored.passage.briefing_id)
+                if om is not None:
+                    quote.also_in.append(attribution(om, other.stored.passage))
+            quotes.append(quote)
+        # Weak quotes never precede a strong one.
+        quotes.sort(key=lambda q: (q.strength != "strong",))
+        return quotes
+
+    def passage(self, passage_id: str) -> tuple[Passage, BriefingMeta] | None:
+        sp = self.index.store.passage_by_id(passage_id)
+        if sp is None:
+            return None
+        meta = self.index.meta(sp.passage.briefing_id)
+        return (sp.passage, meta) if meta else None
+
+    def context(self, passage_id: str, before: int = 1, after: int = 1) -> list[Passage]:
+        sp = self.index.store.passage_by_id(passage_id)
+        if sp is None:
+            return []
+        p = sp.passage
+        return self.index.store.neighbours(p.briefing_id, p.ordinal, before, after)
+
+
+def attribution(meta: BriefingMeta, p: Passage) -> Attribution:
+    return Attribution(
+        briefing_id=meta.briefing_id,
+        title=meta.title,
+        date=meta.date,
+        section=SECTION_SEPARATOR.join(p.section),
+        paragraph=p.paragraph,
+        paragraph_label=p.paragraph_label,
+        path=meta.path,
+        url=meta.url,
+        source=meta.source,
+    )
+
+
+def _order_by_time(answer: Answer, *, prefer_recent: bool) -> None:
+    """When strong quotes come from briefings of different dates, order them newest first and
+    say so: the question has more than one answer over time."""
+    strong = [q for q in answer.quotes if q.strength == "strong"]
+    dates = {q.attribution.date for q in strong if q.attribution.date}
+    if len(dates) < 2 and not (prefer_recent and len(strong) > 1):
+        return
+    weak = [q for q in answer.quotes if q.strength != "strong"]
+    if len(dates) >= 2:
+        strong.sort(key=lambda q: q.attribution.date or date.min, reverse=True)
+        answer.timeline = True
+        newest = strong[0].attribution.date_label
+        oldest = min(dates).isoformat()
+        answer.notes.append(
+            f"Briefings from {len(dates)} dates answer this ({oldest} to {newest}); newest first."
+        )
+    answer.quotes = strong + weak
+
+
+def stored_passages(sps: Sequence[StoredPassage]) -> list[Passage]:
+    return [sp.passage for sp in sps]

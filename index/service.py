@@ -1,0 +1,341 @@
+"""The answering service every front end talks to: ask, reindex, roll back, status.
+
+It holds the live index version and moves to a new one when ``CURRENT`` changes (a reindex
+in this process or in another one), without a restart. It knows nothing about Discord.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from index.build import BuildOptions, Progress, reindex, rollback
+from index.confidence import Calibration, load_calibration
+from index.embedder import Embedder
+from index.manifest import Manifest, ManifestError, write_json_atomic
+from index.models import Answer, BriefingMeta, Passage, ReindexReport
+from index.search import LOCAL_USER, IndexVersion, Query, Searcher, SearchOptions, Viewer
+from index.versions import IndexLayout, utc_now
+
+log = logging.getLogger(__name__)
+
+LAST_REPORT = "last_report.json"
+CHECKS_FILE = "check_questions.jsonl"
+
+
+class NoIndexError(Exception):
+    """There is no usable index yet: run a reindex first."""
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    corpus_dir: Path
+    index_dir: Path
+    build: BuildOptions = field(default_factory=BuildOptions)
+    search: SearchOptions = field(default_factory=SearchOptions)
+    verify_checksums: bool = True
+    checks_file: Path | None = None  # question -> expected briefing; default: corpus/check_questions.jsonl
+
+
+@dataclass
+class Status:
+    version: str | None
+    model: str | None
+    dim: int | None
+    briefings: int
+    passages: int
+    built_at: str | None
+    chunker: str | None
+    faiss_version: str | None
+    corpus_dir: str
+    index_dir: str
+    reindex_running: bool
+    reindex_holder: dict[str, str]
+    last_report: ReindexReport | None
+    problems: list[str]
+    versions: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "model": self.model,
+            "dim": self.dim,
+            "briefings": self.briefings,
+            "passages": self.passages,
+            "built_at": self.built_at,
+            "chunker": self.chunker,
+            "faiss_version": self.faiss_version,
+            "corpus_dir": self.corpus_dir,
+            "index_dir": self.index_dir,
+            "reindex_running": self.reindex_running,
+            "reindex_holder": self.reindex_holder,
+            "last_report": self.last_report.to_json() if self.last_report else None,
+            "problems": self.problems,
+            "versions": self.versions,
+        }
+
+
+class BriefingService:
+    """Questions in, answers out, over the live version of one index folder."""
+
+    def __init__(
+        self,
+        config: ServiceConfig,
+        embedder: Embedder,
+        calibration: Calibration | None = None,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        self.config = config
+        self.embedder = embedder
+        self.calibration = calibration or load_calibration()
+        self.layout = IndexLayout(config.index_dir)
+        self._today = today
+        self._searcher: Searcher | None = None
+        self._stamp: tuple[int, int] | None = None
+        self._load_lock = threading.Lock()
+        self._reindex_lock = threading.Lock()
+        self.problems: list[str] = []
+
+    # ------------------------------------------------------------------ live version
+
+    def searcher(self) -> Searcher:
+        """The searcher over the live version, reloaded if another version went live."""
+        stamp = self.layout.current_stamp()
+        current = self._searcher
+        if current is not None and stamp == self._stamp:
+            return current
+        with self._load_lock:
+            stamp = self.layout.current_stamp()
+            if self._searcher is not None and stamp == self._stamp:
+                return self._searcher
+            self._searcher = self._load()
+            self._stamp = stamp
+            return self._searcher
+
+    def has_index(self) -> bool:
+        try:
+            self.searcher()
+        except NoIndexError:
+            return False
+        return True
+
+    def _load(self) -> Searcher:
+        wanted = self.layout.current_version()
+        if wanted is None:
+            raise NoIndexError("no index yet: run a reindex first")
+        tried: list[str] = []
+        candidates = [wanted] + [v.version for v in reversed(self.layout.versions()) if v.version != wanted]
+        for version in candidates:
+            try:
+                loaded = IndexVersion(
+                    self.layout.version_dir(version), verify_checksums=self.config.verify_checksums
+                )
+            except (ManifestError, OSError, RuntimeError) as exc:
+                tried.append(str(exc))
+                log.error("index version %s unusable: %s", version, exc)
+                continue
+            if version != wanted:
+                self.problems = [*tried, f"serving the previous version {version} instead of {wanted}"]
+                log.error("serving fallback index version %s", version)
+            else:
+                self.problems = []
+            if self._searcher is not None and self._searcher.index.version == loaded.version:
+                loaded.close()
+                return self._searcher
+            return Searcher(loaded, self.embedder, self.calibration, self.config.search)
+        self.problems = tried
+        raise NoIndexError("no usable index version: " + "; ".join(tried))
+
+    # ------------------------------------------------------------------ asking
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        viewer: Viewer = LOCAL_USER,
+        briefing_id: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> Answer:
+        """Answer ``question`` with quotes the viewer may see (CPU work: call off the event loop)."""
+        searcher = self.searcher()
+        return searcher.answer(
+            Query(
+                question=question,
+                k=k or self.config.search.k,
+                viewer=viewer,
+                briefing_id=briefing_id,
+                since=since,
+                until=until,
+                today=self._today(),
+            )
+        )
+
+    def passage(self, passage_id: str) -> tuple[Passage, BriefingMeta] | None:
+        return self.searcher().passage(passage_id)
+
+    def context(self, passage_id: str, before: int = 1, after: int = 1) -> list[Passage]:
+        return self.searcher().context(passage_id, before, after)
+
+    def briefings(self) -> list[BriefingMeta]:
+        return self.searcher().index.briefings()
+
+    # ------------------------------------------------------------------ reindexing
+
+    def reindex_running(self) -> bool:
+        return self._reindex_lock.locked() or self.layout.reindex_running()
+
+    def reindex(
+        self, *, full: bool = False, progress: Progress | None = None, who: str = ""
+    ) -> ReindexReport:
+        """Bring the index in line with the corpus; the new version goes live when complete."""
+        with self._reindex_lock:
+            before = self._searcher_or_none()
+            report = reindex(
+                self.config.corpus_dir,
+                self.layout,
+                self.embedder,
+                self.config.build,
+                full=full,
+                progress=progress,
+                who=who,
+            )
+            if report.changed:
+                after = self.searcher()
+                report.check_changes = self._run_checks(before, after)
+            self._save_report(report)
+            return report
+
+    def rollback(self, who: str = "") -> ReindexReport:
+        """Make the previous version live again."""
+        with self._reindex_lock:
+            before = self._searcher_or_none()
+            old, new = rollback(self.layout, who)
+            after = self.searcher()
+            b, p = after.index.store.counts()
+            report = ReindexReport(
+                version=new,
+                previous_version=old,
+                briefings_total=b,
+                passages_total=p,
+                rolled_back=True,
+            )
+            report.finished_at = utc_now()
+            report.check_changes = self._run_checks(before, after)
+            self._save_report(report)
+            return report
+
+    def ensure_index(self, progress: Progress | None = None) -> ReindexReport | None:
+        """Build the index if there is none; returns the report when one was built."""
+        if self.has_index():
+            return None
+        return self.reindex(progress=progress, who="first run")
+
+    def _searcher_or_none(self) -> Searcher | None:
+        try:
+            return self.searcher()
+        except NoIndexError:
+            return None
+
+    def _save_report(self, report: ReindexReport) -> None:
+        self.layout.ensure()
+        write_json_atomic(self.config.index_dir / LAST_REPORT, report.to_json())
+
+    def last_report(self) -> ReindexReport | None:
+        try:
+            data = json.loads((self.config.index_dir / LAST_REPORT).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return ReindexReport.from_json(data)
+
+    def _checks(self) -> list[dict[str, str]]:
+        path = self.config.checks_file or self.config.corpus_dir / CHECKS_FILE
+        out: list[dict[str, str]] = []
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return out
+        for line in lines:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(row, dict) and row.get("question"):
+                out.append(
+                    {"question": str(row["question"]), "briefing_id": str(row.get("briefing_id") or "")}
+                )
+        return out
+
+    def _run_checks(self, before: Searcher | None, after: Searcher) -> list[dict[str, Any]]:
+        """Saved check questions whose top passage changed between two versions."""
+        changes: list[dict[str, Any]] = []
+        for check in self._checks():
+            tops: list[Any] = []
+            for s in (before, after):
+                if s is None:
+                    tops.append(None)
+                    continue
+                ans = s.answer(Query(question=check["question"], k=1, today=self._today()))
+                tops.append(ans.quotes[0] if ans.quotes and not ans.abstained else None)
+            old, new = tops
+            old_id = old.passage_id if old else None
+            new_id = new.passage_id if new else None
+            if old_id == new_id:
+                continue
+            changes.append(
+                {
+                    "question": check["question"],
+                    "expected_briefing": check["briefing_id"] or None,
+                    "before": _top_label(old),
+                    "after": _top_label(new),
+                    "ok_before": bool(old and old.briefing_id == check["briefing_id"]),
+                    "ok_after": bool(new and new.briefing_id == check["briefing_id"]),
+                }
+            )
+        return changes
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> Status:
+        manifest: Manifest | None = None
+        briefings = passages = 0
+        version: str | None = None
+        try:
+            s = self.searcher()
+            manifest = s.index.manifest
+            version = s.index.version
+            briefings, passages = manifest.briefings, manifest.passages
+        except NoIndexError as exc:
+            if not self.problems:
+                self.problems = [str(exc)]
+        return Status(
+            version=version,
+            model=manifest.model if manifest else self.embedder.name,
+            dim=manifest.dim if manifest else None,
+            briefings=briefings,
+            passages=passages,
+            built_at=manifest.created_at if manifest else None,
+            chunker=manifest.chunker if manifest else None,
+            faiss_version=manifest.faiss_version if manifest else None,
+            corpus_dir=str(self.config.corpus_dir),
+            index_dir=str(self.config.index_dir),
+            reindex_running=self.reindex_running(),
+            reindex_holder=self.layout.lock_holder(),
+            last_report=self.last_report(),
+            problems=list(self.problems),
+            versions=[v.version for v in self.layout.versions() if v.manifest is not None],
+        )
+
+
+def _top_label(q: Any) -> str | None:
+    if q is None:
+        return None
+    a = q.attribution
+    return f"{a.briefing_id} ¶{a.paragraph_label}"

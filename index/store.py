@@ -1,0 +1,528 @@
+"""SQLite store for one index version: briefings, passages and their BM25 (FTS5) index.
+
+The full-text table lives in the same database file as the passages, written in the same
+transactions, so lexical and stored text can never drift apart. Row ids are the passages'
+63-bit ``vid``s, shared with the vector store.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from index.models import BriefingMeta, Passage
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS briefings (
+    briefing_id TEXT PRIMARY KEY,
+    path TEXT NOT NULL,
+    title TEXT NOT NULL,
+    date TEXT,
+    source TEXT,
+    url TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    audience TEXT NOT NULL DEFAULT '["all"]',
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    warnings TEXT NOT NULL DEFAULT '[]',
+    indexed_at TEXT NOT NULL,
+    passage_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS passages (
+    vid INTEGER PRIMARY KEY,
+    passage_id TEXT NOT NULL UNIQUE,
+    briefing_id TEXT NOT NULL REFERENCES briefings(briefing_id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    paragraph INTEGER NOT NULL,
+    paragraph_end INTEGER NOT NULL,
+    part TEXT NOT NULL DEFAULT '',
+    section TEXT NOT NULL DEFAULT '[]',
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    embed_hash TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    sentences TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS passages_by_briefing ON passages(briefing_id, ordinal);
+CREATE INDEX IF NOT EXISTS passages_by_embed ON passages(embed_hash);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    title, section, body, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+# Function words carry no evidence and make OR queries slow on big corpora.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "s",
+        "t",
+        "don",
+        "did",
+        "does",
+        "doesn",
+        "isn",
+        "wasn",
+        "weren",
+        "aren",
+        "hasn",
+        "haven",
+        "hadn",
+        "shouldn",
+        "wouldn",
+        "couldn",
+        "won",
+        "also",
+        "many",
+        "much",
+        "ever",
+    ]
+)
+
+_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+def query_terms(text: str) -> list[str]:
+    """Lower-cased content words of a question, in order, without duplicates."""
+    seen: dict[str, None] = {}
+    for tok in _TOKEN.findall(text.lower()):
+        if tok not in STOPWORDS and (len(tok) > 1 or tok.isdigit()):
+            seen.setdefault(tok, None)
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    passage: Passage
+    embed_hash: str
+
+
+class Store:
+    """One SQLite database file; safe to share across threads (one connection per thread)."""
+
+    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+        self.path = path
+        self.readonly = readonly
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        if not readonly:
+            with self.connect() as con:
+                con.executescript(_SCHEMA)
+                con.execute(
+                    "INSERT OR IGNORE INTO info(key, value) VALUES('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
+
+    def connect(self) -> sqlite3.Connection:
+        con: sqlite3.Connection | None = getattr(self._local, "con", None)
+        if con is None:
+            if self.readonly:
+                con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            else:
+                con = sqlite3.connect(self.path, check_same_thread=False)
+                con.execute("PRAGMA journal_mode=DELETE")
+                con.execute("PRAGMA synchronous=FULL")
+            con.execute("PRAGMA foreign_keys=ON")
+            self._local.con = con
+            with self._all_lock:
+                self._all.append(con)
+        return con
+
+    def close(self) -> None:
+        with self._all_lock:
+            for con in self._all:
+                con.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    # ------------------------------------------------------------------ writing
+
+    def put_briefing(self, meta: BriefingMeta, indexed_at: str, passage_count: int) -> None:
+        con = self.connect()
+        con.execute(
+            """INSERT OR REPLACE INTO briefings
+            (briefing_id, path, title, date, source, url, tags, audience, sha256, size, warnings,
+             indexed_at, passage_count) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            (
+                meta.briefing_id,
+                meta.path,
+                meta.title,
+                meta.date.isoformat() if meta.date else None,
+                meta.source,
+                meta.url,
+                json.dumps(list(meta.tags)),
+                json.dumps(list(meta.audience)),
+                meta.sha256,
+                meta.size,
+                json.dumps(list(meta.warnings)),
+                indexed_at,
+                passage_count,
+            ),
+        )
+
+    def put_passages(
+        self, meta: BriefingMeta, passages: Sequence[Passage], embed_hashes: Sequence[str]
+    ) -> None:
+        con = self.connect()
+        con.executemany(
+            """INSERT INTO passages (vid, passage_id, briefing_id, ordinal, paragraph, paragraph_end, part,
+            section, start, "end", text, content_hash, embed_hash, kind, sentences)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            [
+                (
+                    p.vid,
+                    p.passage_id,
+                    p.briefing_id,
+                    p.ordinal,
+                    p.paragraph,
+                    p.paragraph_end,
+                    p.part,
+                    json.dumps(list(p.section)),
+                    p.start,
+                    p.end,
+                    p.text,
+                    p.content_hash,
+                    h,
+                    p.kind,
+                    json.dumps([list(s) for s in p.sentences]),
+                )
+                for p, h in zip(passages, embed_hashes, strict=True)
+            ],
+        )
+        con.executemany(
+            "INSERT INTO passages_fts(rowid, title, section, body) VALUES (?,?,?,?)",
+            [(p.vid, meta.title, " ".join(p.section), p.text) for p in passages],
+        )
+
+    def delete_briefing(self, briefing_id: str) -> list[int]:
+        """Remove a briefing with its passages; returns the removed vids."""
+        con = self.connect()
+        vids = [r[0] for r in con.execute("SELECT vid FROM passages WHERE briefing_id=?", (briefing_id,))]
+        con.executemany("DELETE FROM passages_fts WHERE rowid=?", [(v,) for v in vids])
+        con.execute("DELETE FROM passages WHERE briefing_id=?", (briefing_id,))
+        con.execute("DELETE FROM briefings WHERE briefing_id=?", (briefing_id,))
+        return vids
+
+    def set_info(self, key: str, value: str) -> None:
+        self.connect().execute("INSERT OR REPLACE INTO info(key, value) VALUES (?, ?)", (key, value))
+
+    def commit(self) -> None:
+        self.connect().commit()
+
+    # ------------------------------------------------------------------ reading
+
+    def info(self, key: str) -> str | None:
+        row = self.connect().execute("SELECT value FROM info WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def counts(self) -> tuple[int, int]:
+        con = self.connect()
+        b = con.execute("SELECT COUNT(*) FROM briefings").fetchone()[0]
+        p = con.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        return int(b), int(p)
+
+    def briefing_hashes(self) -> dict[str, tuple[str, str]]:
+        """briefing_id -> (path, sha256) of everything indexed."""
+        rows = self.connect().execute("SELECT briefing_id, path, sha256 FROM briefings")
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def briefings(self) -> list[BriefingMeta]:
+        rows = self.connect().execute(f"SELECT {_BRIEFING_COLS} FROM briefings ORDER BY date DESC, title")
+        return [_meta(r) for r in rows]
+
+    def briefing(self, briefing_id: str) -> BriefingMeta | None:
+        row = (
+            self.connect()
+            .execute(f"SELECT {_BRIEFING_COLS} FROM briefings WHERE briefing_id=?", (briefing_id,))
+            .fetchone()
+        )
+        return _meta(row) if row else None
+
+    def passages(self, vids: Iterable[int]) -> dict[int, StoredPassage]:
+        ids = list(vids)
+        out: dict[int, StoredPassage] = {}
+        con = self.connect()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in con.execute(f"SELECT {_PASSAGE_COLS} FROM passages WHERE vid IN ({marks})", chunk):
+                sp = _stored(row)
+                out[sp.passage.vid] = sp
+        return out
+
+    def passage_by_id(self, passage_id: str) -> StoredPassage | None:
+        row = (
+            self.connect()
+            .execute(f"SELECT {_PASSAGE_COLS} FROM passages WHERE passage_id=?", (passage_id,))
+            .fetchone()
+        )
+        return _stored(row) if row else None
+
+    def briefing_passages(self, briefing_id: str) -> list[Passage]:
+        rows = self.connect().execute(
+            f"SELECT {_PASSAGE_COLS} FROM passages WHERE briefing_id=? ORDER BY ordinal", (briefing_id,)
+        )
+        return [_stored(r).passage for r in rows]
+
+    def neighbours(self, briefing_id: str, ordinal: int, before: int = 1, after: int = 1) -> list[Passage]:
+        rows = self.connect().execute(
+            f"SELECT {_PASSAGE_COLS} FROM passages WHERE briefing_id=? AND ordinal BETWEEN ? AND ? "
+            "ORDER BY ordinal",
+            (briefing_id, ordinal - before, ordinal + after),
+        )
+        return [_stored(r).passage for r in rows]
+
+    def iter_passages(self) -> Iterator[StoredPassage]:
+        for row in self.connect().execute(f"SELECT {_PASSAGE_COLS} FROM passages ORDER BY vid"):
+            yield _stored(row)
+
+    def vids_by_embed_hash(self, hashes: Iterable[str]) -> dict[str, int]:
+        wanted = list(set(hashes))
+        out: dict[str, int] = {}
+        con = self.connect()
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for h, vid in con.execute(
+                f"SELECT embed_hash, vid FROM passages WHERE embed_hash IN ({marks})", chunk
+            ):
+                out.setdefault(h, vid)
+        return out
+
+    def vids_where(
+        self,
+        *,
+        date_from: date | None = None,
+        date_to: date | None = None,
+        briefing_ids: Sequence[str] | None = None,
+        exclude_briefings: Sequence[str] | None = None,
+    ) -> list[int]:
+        """Passage vids of briefings matching a date range and id filters."""
+        sql = "SELECT p.vid FROM passages p JOIN briefings b ON b.briefing_id = p.briefing_id WHERE 1=1"
+        args: list[object] = []
+        if date_from is not None:
+            sql += " AND b.date >= ?"
+            args.append(date_from.isoformat())
+        if date_to is not None:
+            sql += " AND b.date <= ?"
+            args.append(date_to.isoformat())
+        if briefing_ids is not None:
+            sql += f" AND b.briefing_id IN ({','.join('?' * len(briefing_ids))})"
+            args.extend(briefing_ids)
+        if exclude_briefings:
+            sql += f" AND b.briefing_id NOT IN ({','.join('?' * len(exclude_briefings))})"
+            args.extend(exclude_briefings)
+        return [r[0] for r in self.connect().execute(sql, args)]
+
+    def restricted_briefings(self) -> dict[str, tuple[str, ...]]:
+        """Briefings whose audience is not everyone: id -> audience."""
+        out: dict[str, tuple[str, ...]] = {}
+        for bid, aud in self.connect().execute("SELECT briefing_id, audience FROM briefings"):
+            audience = tuple(json.loads(aud))
+            if "all" not in audience:
+                out[bid] = audience
+        return out
+
+    def lexical_search(
+        self,
+        terms: Sequence[str],
+        limit: int,
+        weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+        only_vids: Sequence[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        """BM25 (FTS5, Porter stemming) over title, section and body; higher is better."""
+        if not terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        sql = (
+            "SELECT rowid, -bm25(passages_fts, ?, ?, ?) AS score FROM passages_fts WHERE passages_fts MATCH ?"
+        )
+        args: list[object] = [*weights, match]
+        if only_vids is not None:
+            sql += f" AND rowid IN ({','.join('?' * len(only_vids))})"
+            args.extend(only_vids)
+        sql += " ORDER BY score DESC LIMIT ?"
+        args.append(limit)
+        try:
+            return [(int(r[0]), float(r[1])) for r in self.connect().execute(sql, args)]
+        except sqlite3.OperationalError:
+            return []
+
+
+_BRIEFING_COLS = "briefing_id, path, title, date, source, url, tags, audience, sha256, size, warnings"
+_PASSAGE_COLS = (
+    'vid, passage_id, briefing_id, ordinal, paragraph, paragraph_end, part, section, start, "end", '
+    "text, content_hash, embed_hash, kind, sentences"
+)
+
+
+def _meta(row: Sequence[object]) -> BriefingMeta:
+    return BriefingMeta(
+        briefing_id=str(row[0]),
+        path=str(row[1]),
+        title=str(row[2]),
+        date=date.fromisoformat(str(row[3])) if row[3] else None,
+        source=str(row[4]) if row[4] is not None else None,
+        url=str(row[5]) if row[5] is not None else None,
+        tags=tuple(json.loads(str(row[6]))),
+        audience=tuple(json.loads(str(row[7]))),
+        sha256=str(row[8]),
+        size=int(str(row[9])),
+        warnings=tuple(json.loads(str(row[10]))),
+    )
+
+
+def _stored(row: Sequence[object]) -> StoredPassage:
+    p = Passage(
+        vid=int(str(row[0])),
+        passage_id=str(row[1]),
+        briefing_id=str(row[2]),
+        ordinal=int(str(row[3])),
+        paragraph=int(str(row[4])),
+        paragraph_end=int(str(row[5])),
+        part=str(row[6]),
+        section=tuple(json.loads(str(row[7]))),
+        start=int(str(row[8])),
+        end=int(str(row[9])),
+        text=str(row[10]),
+        content_hash=str(row[11]),
+        kind=str(row[13]),
+        sentences=tuple((int(a), int(b)) for a, b in json.loads(str(row[14]))),
+    )
+    return StoredPassage(passage=p, embed_hash=str(row[12]))

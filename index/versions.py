@@ -1,0 +1,207 @@
+"""Index versions on disk: build beside, publish with one atomic switch, roll back, clean up.
+
+Layout of an index folder::
+
+    CURRENT                  the live version id (replaced atomically)
+    versions/<id>/           one complete version: manifest.json, vectors.faiss, store.sqlite3
+    versions/.<id>.partial   a version being built (cleaned at the next start if abandoned)
+    reindex.lock             held while a reindex runs, by any process on this machine
+    reindex.lock.json        who holds it and since when
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from index.manifest import Manifest, ManifestError, fsync_dir, read_manifest
+
+CURRENT = "CURRENT"
+VERSIONS = "versions"
+PARTIAL_SUFFIX = ".partial"
+
+
+class ReindexBusyError(Exception):
+    """Another reindex holds the lock."""
+
+    def __init__(self, holder: dict[str, str]) -> None:
+        self.holder = holder
+        who = holder.get("who") or f"process {holder.get('pid', '?')}"
+        since = holder.get("since", "an unknown time")
+        super().__init__(f"a reindex is already running ({who} on {holder.get('host', '?')}, since {since})")
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    path: Path
+    manifest: Manifest | None
+    problem: str | None
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class IndexLayout:
+    """Paths and atomic operations of one index folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.versions_dir = root / VERSIONS
+        self.current_file = root / CURRENT
+        self.lock_file = root / "reindex.lock"
+        self.holder_file = root / "reindex.lock.json"
+
+    def ensure(self) -> None:
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------ versions
+
+    def current_version(self) -> str | None:
+        try:
+            value = self.current_file.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return value or None
+
+    def current_stamp(self) -> tuple[int, int] | None:
+        """A cheap change detector for CURRENT (inode, mtime): it changes on every switch."""
+        try:
+            st = self.current_file.stat()
+        except FileNotFoundError:
+            return None
+        return st.st_ino, st.st_mtime_ns
+
+    def version_dir(self, version: str) -> Path:
+        return self.versions_dir / version
+
+    def new_version_id(self) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        return f"v{stamp}-{secrets.token_hex(3)}"
+
+    def staging_dir(self, version: str) -> Path:
+        path = self.versions_dir / f".{version}{PARTIAL_SUFFIX}"
+        path.mkdir(parents=True)
+        return path
+
+    def publish(self, staging: Path, version: str) -> Path:
+        """Move a sealed staging folder into place and make it live with one atomic rename."""
+        final = self.version_dir(version)
+        os.replace(staging, final)
+        fsync_dir(self.versions_dir)
+        self.switch(version)
+        return final
+
+    def switch(self, version: str) -> None:
+        tmp = self.root / f"{CURRENT}.tmp"
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(version + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.current_file)
+        fsync_dir(self.root)
+
+    def versions(self) -> list[VersionInfo]:
+        """Complete-looking versions, oldest first (by their manifest's creation time)."""
+        out: list[VersionInfo] = []
+        if not self.versions_dir.exists():
+            return out
+        for path in self.versions_dir.iterdir():
+            if path.name.startswith(".") or not path.is_dir():
+                continue
+            try:
+                manifest: Manifest | None = read_manifest(path)
+                problem = None
+            except ManifestError as exc:
+                manifest, problem = None, str(exc)
+            out.append(VersionInfo(path.name, path, manifest, problem))
+        out.sort(key=lambda v: (v.manifest.created_at if v.manifest else "", v.version))
+        return out
+
+    def previous_version(self, version: str | None) -> str | None:
+        """The version that ``version`` was built from, if it is still on disk and complete."""
+        if version is None:
+            return None
+        by_id = {v.version: v for v in self.versions()}
+        info = by_id.get(version)
+        parent = info.manifest.parent if info and info.manifest else None
+        while parent is not None:
+            cand = by_id.get(parent)
+            if cand is not None and cand.manifest is not None:
+                return parent
+            parent = cand.manifest.parent if cand and cand.manifest else None
+        # No recorded parent: fall back to the newest other complete version.
+        older = [v.version for v in by_id.values() if v.manifest and v.version != version]
+        return older[-1] if older else None
+
+    def clean_partials(self) -> list[str]:
+        """Remove half-built versions left by an interrupted reindex (call with the lock held)."""
+        removed: list[str] = []
+        if not self.versions_dir.exists():
+            return removed
+        for path in self.versions_dir.iterdir():
+            if path.name.endswith(PARTIAL_SUFFIX) or (
+                path.is_dir() and not (path / "manifest.json").exists()
+            ):
+                if path.name == self.current_version():
+                    continue
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+        for tmp in self.root.glob("*.tmp"):
+            tmp.unlink(missing_ok=True)
+        return removed
+
+    def cleanup(self, keep: int) -> list[str]:
+        """Delete old versions beyond ``keep`` (the live one is always kept)."""
+        current = self.current_version()
+        complete = [v for v in self.versions() if v.manifest is not None]
+        doomed = [v for v in complete[: max(0, len(complete) - keep)] if v.version != current]
+        for v in doomed:
+            shutil.rmtree(v.path, ignore_errors=True)
+        return [v.version for v in doomed]
+
+    # ------------------------------------------------------------------ lock
+
+    @contextmanager
+    def reindex_lock(self, who: str = "") -> Iterator[None]:
+        """Hold the cross-process reindex lock, or raise ``ReindexBusyError`` at once."""
+        self.ensure()
+        lock = FileLock(str(self.lock_file), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ReindexBusyError(self.lock_holder()) from None
+        try:
+            holder = {"pid": str(os.getpid()), "host": socket.gethostname(), "since": utc_now(), "who": who}
+            self.holder_file.write_text(json.dumps(holder), encoding="utf-8")
+            yield
+        finally:
+            self.holder_file.unlink(missing_ok=True)
+            lock.release()
+
+    def lock_holder(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.holder_file.read_text(encoding="utf-8"))
+            return {str(k): str(v) for k, v in data.items()}
+        except (OSError, ValueError):
+            return {}
+
+    def reindex_running(self) -> bool:
+        lock = FileLock(str(self.lock_file), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            return True
+        lock.release()
+        return False
