@@ -506,12 +506,19 @@ def _heading_at(run: list[_Line], k: int, next_run: list[_Line] | None, depth: i
         return False
     if k + 1 < len(run):
         following, rest, rest_k = run[k + 1], run, k + 1
+        if _is_body_after_heading(line, following):
+            return True
     elif next_run:
         following, rest, rest_k = next_run[0], next_run, 0
+        # Alone on its line before a blank: the next run is body if it reads as prose.
+        prose = sum(len(x.text.strip()) for x in next_run)
+        wrapped = len(next_run) > 1 and _soft_wrap(next_run[0], next_run[1])
+        if _BULLET.match(following.text) or (
+            prose > 60 and (wrapped or not _is_heading_line(following.text))
+        ):
+            return True
     else:
         return False
-    if _is_body_after_heading(line, following):
-        return True
     return depth == 0 and _heading_at(rest, rest_k, None, depth + 1)
 
 
@@ -524,14 +531,14 @@ def _is_body_after_heading(heading: _Line, nxt: _Line) -> bool:
 
 def _soft_wrap(cur: _Line, nxt: _Line) -> bool:
     """Whether a single line break inside a run only wraps one paragraph."""
-    if _BULLET.match(nxt.text) or (_is_heading_line(cur.text) and len(cur.text) < 60):
-        return False
     stripped = cur.text.rstrip()
-    if not stripped:
+    if not stripped or _BULLET.match(nxt.text):
         return False
     if stripped.endswith(_TERMINAL) or stripped.endswith(":"):
         return False
     nxt_first = nxt.text.lstrip()[:1]
-    # A wrapped line continues a sentence: the next line usually starts in lower case,
-    # or the current line is long, as fixed-width wrapping leaves it.
-    return nxt_first.islower() or nxt_first.isdigit() or len(stripped) >= 60
+    # A wrapped line continues a sentence: the next line starts in lower case, or the
+    # current line is long, as fixed-width wrapping leaves it (a short one is a heading).
+    if nxt_first.islower() or nxt_first.isdigit():
+        return True
+    return len(stripped) >= 60 and not _is_heading_line(cur.text)

@@ -133,22 +133,24 @@ class Searcher:
 
         qvec = self.embedder.encode_query(text)
         candidates = self._candidates(text, qvec, allowed)
-        if filtered and (
-            not candidates or max(c.confidence for c in candidates) < self.calibration.answer_at
-        ):
-            if date_from is not None or date_to is not None:
-                span = TimeIntent(date_from, date_to).describe()
-                notes.append(f"No briefing {span} answers this confidently; showing matches from any date.")
-                allowed_any = (
-                    None
-                    if not hidden and query.briefing_id is None
-                    else self.index.store.vids_where(
-                        briefing_ids=[query.briefing_id] if query.briefing_id else None,
-                        exclude_briefings=hidden,
-                    )
+        weak = not candidates or max(c.confidence for c in candidates) < self.calibration.answer_at
+        explicit = query.since is not None or query.until is not None
+        dated = date_from is not None or date_to is not None
+        if dated and weak and not explicit:
+            # Time words in a question narrow the search; when nothing in that window answers,
+            # the closest passages from any date beat silence (and the answer says so).
+            span = TimeIntent(date_from, date_to).describe()
+            notes.append(f"No briefing {span} answers this confidently; showing matches from any date.")
+            allowed_any = (
+                None
+                if not hidden and query.briefing_id is None
+                else self.index.store.vids_where(
+                    briefing_ids=[query.briefing_id] if query.briefing_id else None,
+                    exclude_briefings=hidden,
                 )
-                candidates = self._candidates(text, qvec, allowed_any)
-        elif date_from is not None or date_to is not None:
+            )
+            candidates = self._candidates(text, qvec, allowed_any)
+        elif dated:
             notes.append(f"Only briefings {TimeIntent(date_from, date_to).describe()}.")
 
         quotes = self._quotes(candidates, query.k)

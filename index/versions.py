@@ -87,8 +87,9 @@ class IndexLayout:
         return self.versions_dir / version
 
     def new_version_id(self) -> str:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        return f"v{stamp}-{secrets.token_hex(3)}"
+        # Microseconds keep ids (and so their order) distinct for builds within one second.
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        return f"v{stamp}-{secrets.token_hex(2)}"
 
     def staging_dir(self, version: str) -> Path:
         path = self.versions_dir / f".{version}{PARTIAL_SUFFIX}"
@@ -126,7 +127,7 @@ class IndexLayout:
             except ManifestError as exc:
                 manifest, problem = None, str(exc)
             out.append(VersionInfo(path.name, path, manifest, problem))
-        out.sort(key=lambda v: (v.manifest.created_at if v.manifest else "", v.version))
+        out.sort(key=lambda v: v.version)  # ids start with a UTC timestamp
         return out
 
     def previous_version(self, version: str | None) -> str | None:
