@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import re
+import secrets
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from bot.errors import UserFacingError
 from index.build import Progress
 from index.embedder import ModelNotFoundError
-from index.manifest import ManifestError
+from index.manifest import ManifestError, fsync_dir
 from index.models import Answer, BriefingMeta, Passage, ReindexReport
+from index.parsing import SUPPORTED_SUFFIXES, BriefingError, is_briefing_file, parse_briefing
 from index.search import LOCAL_USER, Viewer
 from index.service import BriefingService, NoIndexError, Status
 from index.versions import ReindexBusyError
@@ -25,6 +30,10 @@ from index.versions import ReindexBusyError
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 500
+UPLOAD_SUFFIXES = (".md", ".txt")
+MAX_FILENAME_CHARS = 120
+# Letters, digits, dot, dash and underscore; it must start with a letter or digit.
+_SAFE_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 T = TypeVar("T")
 
@@ -95,11 +104,7 @@ class Handlers:
         rollback: bool = False,
     ) -> ReindexReport:
         """Rebuild or update the index (or roll back); one at a time across processes."""
-        if self.service.reindex_running():
-            holder = self.service.layout.lock_holder()
-            raise UserFacingError(
-                str(ReindexBusyError(holder)).capitalize() + ". Try again when it has finished."
-            )
+        self._refuse_if_reindexing()
         try:
             if rollback:
                 return await asyncio.to_thread(self.service.rollback, who)
@@ -138,6 +143,91 @@ class Handlers:
         answer.quotes = answer.quotes[shown:]
         return answer
 
+    async def add_briefing(
+        self,
+        filename: str,
+        data: bytes,
+        who: str = "",
+        *,
+        replace: bool = False,
+        max_bytes: int | None = None,
+        progress: Progress | None = None,
+    ) -> ReindexReport:
+        """Save an uploaded briefing into the corpus folder (atomically) and reindex.
+
+        The name must be a plain, safe ``.md``/``.txt`` file name and the bytes a briefing that
+        parses; an existing file is only overwritten when ``replace`` is true.
+        """
+        limit = max_bytes if max_bytes is not None else self.service.config.build.max_bytes
+        name = check_upload(filename, len(data), limit)
+        try:
+            parse_briefing(name, data, limit)
+        except BriefingError as exc:
+            raise UserFacingError(f"{name} was not added: {exc.reason}.") from exc
+        self._refuse_if_reindexing()
+        await asyncio.to_thread(self._save_briefing, name, data, replace)
+        return await self._reindex_after_change(f"{name} was saved", who, progress)
+
+    async def remove_briefing(
+        self, briefing_id: str, who: str = "", *, progress: Progress | None = None
+    ) -> ReindexReport:
+        """Delete one briefing's file from the corpus folder and reindex."""
+        metas = await self.briefings()
+        meta = next((m for m in metas if m.briefing_id == briefing_id), None)
+        if meta is None:
+            raise UserFacingError(
+                f"No briefing called “{briefing_id[:80]}”. Pick one from the list as you type."
+            )
+        self._refuse_if_reindexing()
+        await asyncio.to_thread(self._delete_briefing, meta.path)
+        return await self._reindex_after_change(f"{meta.path} was deleted", who, progress)
+
+    async def _reindex_after_change(self, done: str, who: str, progress: Progress | None) -> ReindexReport:
+        try:
+            return await self.reindex(progress=progress, who=who)
+        except UserFacingError as exc:
+            # The file change happened; only indexing it has to wait.
+            raise UserFacingError(f"{done}, but it is not indexed yet: {exc.message}") from exc
+
+    def _save_briefing(self, name: str, data: bytes, replace: bool) -> None:
+        corpus = self.service.config.corpus_dir
+        corpus.mkdir(parents=True, exist_ok=True)
+        stem = PurePosixPath(name).stem.lower()
+        for existing in corpus.iterdir():
+            same_name = existing.name.lower() == name.lower()
+            same_id = existing.suffix.lower() in SUPPORTED_SUFFIXES and existing.stem.lower() == stem
+            if same_name and not replace:
+                raise UserFacingError(
+                    f"A briefing file called {existing.name} already exists. "
+                    "Add it again with `replace: True` to replace it."
+                )
+            if same_id and not same_name:
+                raise UserFacingError(
+                    f"{existing.name} already has that name (only the extension differs); "
+                    "remove it first, or upload under another name."
+                )
+        _write_atomic(corpus / name, data)
+
+    def _delete_briefing(self, rel_path: str) -> None:
+        corpus = self.service.config.corpus_dir.resolve()
+        target = corpus / rel_path
+        # The path comes from the index; still, never delete outside the corpus folder.
+        if ".." in PurePosixPath(rel_path).parts or not target.parent.resolve().is_relative_to(corpus):
+            raise UserFacingError(f"{rel_path} is not inside the corpus folder; it was not deleted.")
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            log.info("briefing file %s was already gone", target)
+            return
+        fsync_dir(target.parent)
+
+    def _refuse_if_reindexing(self) -> None:
+        if self.service.reindex_running():
+            holder = self.service.layout.lock_holder()
+            raise UserFacingError(
+                str(ReindexBusyError(holder)).capitalize() + ". Try again when it has finished."
+            )
+
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
@@ -147,3 +237,53 @@ class Handlers:
             ) from exc
         except ModelNotFoundError as exc:
             raise UserFacingError(f"The embedding model is not available: {exc}") from exc
+
+
+def check_upload(filename: str, size: int, max_bytes: int) -> str:
+    """The name an uploaded briefing is saved under, or a ``UserFacingError`` saying why not.
+
+    Checks only the name and the size, so a front end can refuse before downloading anything.
+    """
+    name = (filename or "").strip()
+    shown = name[:80] or "(no name)"
+    if not name:
+        raise UserFacingError("The file has no name.")
+    if "/" in name or "\\" in name or ".." in name or "\x00" in name:
+        raise UserFacingError(
+            f"“{shown}” looks like a path. Upload a plain file name such as 2025-03-01-topic.md."
+        )
+    if name.startswith("."):
+        raise UserFacingError(f"“{shown}” is a hidden file name (it starts with a dot).")
+    if PurePosixPath(name).suffix.lower() not in UPLOAD_SUFFIXES:
+        raise UserFacingError(f"“{shown}” is not a briefing: only .md and .txt files can be added.")
+    if len(name) > MAX_FILENAME_CHARS or not _SAFE_FILENAME.fullmatch(name):
+        raise UserFacingError(
+            f"“{shown}” has characters that are not allowed in a briefing file name: "
+            f"use letters, digits, '-', '_' and '.' (at most {MAX_FILENAME_CHARS} characters)."
+        )
+    if not is_briefing_file(Path(name)):
+        raise UserFacingError(f"{name} is reserved for notes about the corpus, not a briefing name.")
+    if size > max_bytes:
+        raise UserFacingError(f"{name} is {_kb(size)}; briefings can be at most {_kb(max_bytes)}.")
+    if size == 0:
+        raise UserFacingError(f"{name} is empty.")
+    return name
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write beside ``path`` under a hidden name, fsync, rename into place, fsync the folder."""
+    # A leading dot keeps the half-written file out of any concurrent corpus scan.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with tmp.open("xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
