@@ -1,0 +1,144 @@
+"""Who may do what, and how a refusal or an error reaches the person (one short ephemeral line).
+
+``default_permissions(manage_guild=True)`` only hides moderator commands; the ``is_moderator``
+check below is what enforces them, so a server that shows the commands to everyone is safe.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import discord
+from discord import app_commands
+
+from bot.errors import UserFacingError
+from bot.settings import Settings
+from index.search import Viewer
+
+if TYPE_CHECKING:
+    from bot.client import BriefBot
+
+log = logging.getLogger(__name__)
+
+NO_MENTIONS = discord.AllowedMentions.none()
+MODERATOR_REFUSAL = ":x: You need the Manage Server permission or a moderator role"
+GENERIC_FAILURE = "Something went wrong; it has been logged."
+NO_ANSWER = "No answer here (the reason was shown to the asker)."
+PUBLIC_DEFER = "briefbot_public_defer"  # Interaction.extras key: the deferred reply is public
+
+T = TypeVar("T")
+
+
+class NotModerator(app_commands.CheckFailure):
+    """The member has neither Manage Server nor a moderator role."""
+
+
+def app(interaction: discord.Interaction[Any]) -> BriefBot:
+    """The bot behind an interaction, typed."""
+    return cast("BriefBot", interaction.client)
+
+
+def member_is_moderator(user: discord.User | discord.Member, settings: Settings) -> bool:
+    """Manage Server (or Administrator) in this guild, or a role named in ``moderator_roles``."""
+    if not isinstance(user, discord.Member):
+        return False
+    perms = user.guild_permissions
+    if perms.manage_guild or perms.administrator:
+        return True
+    wanted = {name.casefold() for name in settings.moderator_roles}
+    return any(role.name.casefold() in wanted for role in user.roles)
+
+
+def is_moderator() -> Callable[[T], T]:
+    """An app-command check: moderators only, in a server."""
+
+    async def predicate(interaction: discord.Interaction[Any]) -> bool:
+        if interaction.guild is None or not member_is_moderator(interaction.user, app(interaction).settings):
+            raise NotModerator(MODERATOR_REFUSAL)
+        return True
+
+    return app_commands.check(predicate)
+
+
+def viewer_for(interaction: discord.Interaction[Any], *, public: bool) -> Viewer:
+    """Who is asking, for audience checks; ``public`` when the whole channel will see the answer."""
+    return viewer_of(interaction.user, app(interaction).settings, public=public)
+
+
+def viewer_of(user: discord.User | discord.Member, settings: Settings, *, public: bool) -> Viewer:
+    """The ``Viewer`` for a Discord user: their role names, and whether they moderate."""
+    roles = (
+        frozenset(r.name for r in user.roles if not r.is_default())
+        if isinstance(user, discord.Member)
+        else frozenset()
+    )
+    return Viewer(roles=roles, is_moderator=member_is_moderator(user, settings), public=public)
+
+
+def error_text(error: BaseException) -> str | None:
+    """The line a person sees for ``error``; None when it is a bug (shown as a generic line)."""
+    original = getattr(error, "original", None)
+    if isinstance(original, BaseException):
+        error = original
+    if isinstance(error, UserFacingError):
+        return error.message
+    if isinstance(error, app_commands.CommandOnCooldown):
+        return f"You are asking quickly: try again in {max(1, round(error.retry_after))} s."
+    if isinstance(error, app_commands.CheckFailure):
+        return MODERATOR_REFUSAL
+    return None
+
+
+async def report_error(
+    interaction: discord.Interaction[Any], error: BaseException, *, log_bugs: bool = True
+) -> None:
+    """Tell the person in one short ephemeral line; log bugs with their full trace."""
+    text = error_text(error)
+    if text is None:
+        if log_bugs:
+            log.error("error in %s", _describe(interaction), exc_info=error)
+        text = GENERIC_FAILURE
+    else:
+        log.info("refused %s: %s", _describe(interaction), text)
+    if interaction.type is discord.InteractionType.autocomplete:
+        return
+    try:
+        await send_ephemeral(interaction, text)
+    except discord.HTTPException:
+        log.warning("could not tell the user about an error in %s", _describe(interaction), exc_info=True)
+
+
+async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> None:
+    """An ephemeral reply, whatever has been sent so far (a public "thinking…" is removed first)."""
+    if not interaction.response.is_done():
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return
+    if interaction.extras.pop(PUBLIC_DEFER, False):
+        # The first follow-up would fill the public "thinking…" placeholder, showing the error to
+        # everyone: complete the placeholder with a neutral line and delete it; the follow-up is
+        # then a new message, and ephemeral.
+        try:
+            await interaction.edit_original_response(content=NO_ANSWER, allowed_mentions=NO_MENTIONS)
+            await interaction.delete_original_response()
+        except discord.HTTPException:
+            log.debug("public placeholder already gone", exc_info=True)
+    await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def guarded(interaction: discord.Interaction[Any], action: Callable[[], Awaitable[None]]) -> None:
+    """Run a button's action; people see refusals and errors, bugs go on to the view's logger."""
+    try:
+        await action()
+    except Exception as exc:
+        bug = error_text(exc) is None
+        await report_error(interaction, exc, log_bugs=False)
+        if bug:
+            raise
+
+
+def _describe(interaction: discord.Interaction[Any]) -> str:
+    command = interaction.command.qualified_name if interaction.command else None
+    custom_id = interaction.data.get("custom_id") if interaction.data else None
+    return f"{command or custom_id or interaction.type.name} by {interaction.user} ({interaction.user.id})"

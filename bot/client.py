@@ -1,0 +1,306 @@
+"""The Discord bot: a ``commands.Bot`` around the shared ``Handlers``, and ``briefbot run``.
+
+Dependencies come in through the constructor (settings, handlers); nothing is global. Slow
+work (the model, index builds, file and SQLite I/O) always runs in worker threads, so every
+interaction is acknowledged at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands, tasks
+
+from bot import embeds, render
+from bot.checks import NO_MENTIONS, report_error
+from bot.errors import UserFacingError
+from bot.handlers import Handlers
+from bot.ratelimit import RateLimiter
+from bot.settings import Settings
+from bot.views import DYNAMIC_ITEMS, AnswerStore
+from index.models import ReindexReport
+from index.parsing import iter_corpus
+from index.service import BriefingService
+
+log = logging.getLogger(__name__)
+
+ANSWERS_FILE = "answers.sqlite3"
+README_HINT = "See README.md, “Running the Discord bot”, for creating a bot and its token."
+
+
+class BriefTree(app_commands.CommandTree["BriefBot"]):
+    """The command tree; its error handler answers every failure with one ephemeral line."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        await report_error(interaction, error)
+
+
+class ReindexGate:
+    """One reindex at a time from this bot, claimed before the first ``await`` so two clicks
+    cannot both pass; the service's file lock covers other processes (the console, the CLI)."""
+
+    def __init__(self) -> None:
+        self.holder: str | None = None
+
+    @contextmanager
+    def hold(self, who: str) -> Iterator[None]:
+        if self.holder is not None:
+            raise UserFacingError(
+                f"A reindex is already running (started by {self.holder}). Try again when it has finished."
+            )
+        self.holder = who
+        try:
+            yield
+        finally:
+            self.holder = None
+
+
+class BriefBot(commands.Bot):
+    """Answers questions over the briefings; moderators manage the corpus and the index."""
+
+    def __init__(self, settings: Settings, handlers: Handlers) -> None:
+        intents = discord.Intents.default()
+        # Slash commands need no privileged intent; only replies to mentions read messages.
+        intents.message_content = settings.mention_replies
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=NO_MENTIONS,
+            tree_cls=BriefTree,
+            help_command=None,
+        )
+        self.settings = settings
+        self.handlers = handlers
+        self.answers = AnswerStore(handlers.service.config.index_dir.parent / ANSWERS_FILE)
+        self.ask_limiter = RateLimiter(settings.ask_rate_limit, settings.ask_rate_window)
+        self.reindex_gate = ReindexGate()
+        self._watcher: CorpusWatcher | None = None
+        self._watch: tasks.Loop[Any] | None = None
+        self._periodic: tasks.Loop[Any] | None = None
+
+    async def setup_hook(self) -> None:
+        from bot.cogs.ask import AskCog
+        from bot.cogs.moderation import ModerationCog
+
+        await self.add_cog(AskCog(self))
+        await self.add_cog(ModerationCog(self))
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        await self.sync_commands()
+        self._start_background()
+
+    async def on_message(self, message: discord.Message, /) -> None:
+        # No prefix commands: mentions are handled by the ask cog's listener.
+        return
+
+    async def sync_commands(self) -> list[app_commands.AppCommand]:
+        """Register the commands with Discord: in one guild when configured (instant), else globally."""
+        guild_id = self.settings.discord_guild_id
+        if guild_id is None:
+            return await self.tree.sync()
+        guild = discord.Object(id=guild_id)
+        self.tree.copy_global_to(guild=guild)
+        return await self.tree.sync(guild=guild)
+
+    async def prepare(self) -> ReindexReport | None:
+        """Load the model and build the index if there is none, in threads, before connecting."""
+        service = self.handlers.service
+        await asyncio.to_thread(service.embedder.encode_query, "warm up")
+        return await asyncio.to_thread(service.ensure_index)
+
+    async def close(self) -> None:
+        for loop in (self._watch, self._periodic):
+            if loop is not None:
+                loop.cancel()
+        await super().close()
+
+    # ------------------------------------------------------------------ mod-log
+
+    async def modlog(self, content: str | None = None, *, embed: discord.Embed | None = None) -> None:
+        """Post to the moderators' log channel, if one is configured; failures are only logged."""
+        channel_id = self.settings.modlog_channel_id
+        if channel_id is None:
+            return
+        try:
+            channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
+            if not isinstance(channel, discord.abc.Messageable):
+                log.warning("mod-log channel %s cannot receive messages", channel_id)
+                return
+            await channel.send(content=content, embeds=[embed] if embed else [], allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.warning("could not post to the mod-log channel %s", channel_id, exc_info=True)
+
+    # ------------------------------------------------------------------ keeping current
+
+    def _start_background(self) -> None:
+        if self.settings.watch:
+            debounce = self.settings.watch_debounce_seconds
+            self._watcher = CorpusWatcher(self.handlers.service.config.corpus_dir, debounce)
+            self._watch = tasks.loop(seconds=min(2.0, debounce / 2))(self._poll_corpus)
+            self._watch.start()
+        minutes = self.settings.reindex_every_minutes
+        if minutes:
+            self._periodic = tasks.loop(minutes=minutes)(self._scheduled_reindex)
+            self._periodic.start()
+
+    async def _scheduled_reindex(self) -> None:
+        if self._periodic is not None and self._periodic.current_loop == 0:
+            return  # the index was brought up to date at startup
+        await self.background_reindex("scheduled reindex")
+
+    async def background_reindex(self, who: str) -> ReindexReport | None:
+        """A reindex nobody is waiting for; a change is reported to the mod-log.
+
+        Raises ``UserFacingError`` when another reindex is running, so the caller can retry.
+        """
+        with self.reindex_gate.hold(who):
+            try:
+                report = await self.handlers.reindex(who=who)
+            except UserFacingError:
+                raise
+            except Exception:
+                log.exception("%s failed", who)
+                await self.modlog(f"{who} failed; the error is in the bot's log.")
+                return None
+        if report.changed or report.skipped:
+            await self.modlog(embed=embeds.report_embed(report, who))
+        return report
+
+    async def _poll_corpus(self) -> None:
+        if self._watcher is None or not await self._watcher.settled_change():
+            return
+        try:
+            await self.background_reindex("corpus watcher")
+            self._watcher.handled()
+        except UserFacingError:
+            self._watcher.retry_later()  # another reindex is running
+
+
+class CorpusWatcher:
+    """Notices changed briefing files by polling, and says when a change has settled.
+
+    Polling (size and mtime of each file, in a thread) needs no extra dependency and works
+    on network drives, where file-system events often do not arrive.
+    """
+
+    def __init__(self, corpus_dir: Path, debounce: float) -> None:
+        self.corpus_dir = corpus_dir
+        self.debounce = debounce
+        self._snapshot: dict[str, tuple[int, int]] | None = None
+        self._changed_at: float | None = None
+
+    async def settled_change(self) -> bool:
+        """True when files changed and then stayed unchanged for ``debounce`` seconds."""
+        now = await asyncio.to_thread(corpus_snapshot, self.corpus_dir)
+        t = time.monotonic()
+        if self._snapshot is None:
+            self._snapshot = now
+            return False
+        if now != self._snapshot:
+            self._snapshot, self._changed_at = now, t
+            return False
+        return self._changed_at is not None and t - self._changed_at >= self.debounce
+
+    def handled(self) -> None:
+        self._changed_at = None
+
+    def retry_later(self) -> None:
+        self._changed_at = time.monotonic()
+
+
+def corpus_snapshot(corpus_dir: Path) -> dict[str, tuple[int, int]]:
+    """Size and modification time of every briefing file, to notice changes by polling."""
+    out: dict[str, tuple[int, int]] = {}
+    if not corpus_dir.is_dir():
+        return out
+    for path, rel in iter_corpus(corpus_dir):
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        out[rel] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+# ---------------------------------------------------------------------------- entry points
+
+
+def run_bot(settings: Settings) -> int:
+    """``briefbot run``: load the model, make sure there is an index, connect; an exit code."""
+    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
+    if not token:
+        print(f"briefbot: DISCORD_TOKEN is not set. {README_HINT}", file=sys.stderr)
+        return 2
+    from bot.app import build_handlers
+    from index.embedder import ModelNotFoundError
+
+    try:
+        handlers = build_handlers(settings)
+    except ModelNotFoundError as exc:
+        raise UserFacingError(f"the embedding model is not available: {exc}") from exc
+    return asyncio.run(_run(BriefBot(settings, handlers), token))
+
+
+async def _run(bot: BriefBot, token: str) -> int:
+    print("briefbot: loading the model and checking the index…", file=sys.stderr)
+    report = await bot.prepare()
+    if report is not None:
+        print("briefbot: " + "\n  ".join(render.report_lines(report)), file=sys.stderr)
+    print("briefbot: connecting to Discord…", file=sys.stderr)
+    try:
+        async with bot:
+            await bot.start(token)
+    except discord.LoginFailure:
+        print(f"briefbot: Discord refused the token (DISCORD_TOKEN). {README_HINT}", file=sys.stderr)
+        return 2
+    except discord.PrivilegedIntentsRequired:
+        print(
+            "briefbot: BRIEFBOT_MENTION_REPLIES needs the Message Content intent: enable it for the bot "
+            "in the Discord developer portal, or turn mention replies off.",
+            file=sys.stderr,
+        )
+        return 2
+    return 0
+
+
+class _NoModel:
+    """Stands in for the embedder where only the command definitions are needed."""
+
+    name = "none"
+    dim = 0
+    max_tokens = 0
+
+    def count_tokens(self, text: str) -> int:
+        raise RuntimeError("no model loaded")
+
+    def encode(self, texts: Any, *, batch_size: int = 32, progress: Any = None) -> Any:
+        raise RuntimeError("no model loaded")
+
+    def encode_query(self, text: str) -> Any:
+        raise RuntimeError("no model loaded")
+
+
+def command_payloads(settings: Settings) -> list[dict[str, Any]]:
+    """The application commands as Discord receives them at sync, built offline (no model, no network)."""
+    handlers = Handlers(BriefingService(settings.service_config(), _NoModel()))
+    bot = BriefBot(settings, handlers)
+
+    async def build() -> list[dict[str, Any]]:
+        from bot.cogs.ask import AskCog
+        from bot.cogs.moderation import ModerationCog
+
+        await bot.add_cog(AskCog(bot))
+        await bot.add_cog(ModerationCog(bot))
+        return [cmd.to_dict(bot.tree) for cmd in bot.tree.get_commands()]
+
+    return asyncio.run(build())

@@ -1,0 +1,345 @@
+"""Answers, passages and reports -> Discord messages (content + embeds) within Discord's limits.
+
+The words come from ``bot.render``; this module only fits them into embeds. Quoted text is
+shown verbatim: every Markdown-significant character is backslash-escaped (Discord then shows
+it as typed), the best sentence is wrapped in ``**`` without changing a character, and a
+passage too long for its share of the message is cut at a sentence boundary with a visible
+"(trimmed)" marker. Lengths are counted in UTF-16 code units, as Discord counts them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import discord
+
+from bot import render
+from bot.progress import STAGE_LABEL
+from index.models import Answer, BriefingMeta, Passage, Quote, ReindexReport
+from index.service import Status
+
+# Discord's limits for one message.
+CONTENT_MAX = 2000
+EMBEDS_MAX = 10
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+FOOTER_MAX = 2048
+TOTAL_MAX = 6000  # titles, descriptions, field names and values, footers of all embeds together
+URL_MAX = 2048
+
+TRIMMED = "(trimmed)"
+TAIL_MARK = " … " + TRIMMED
+HEAD_MARK = TRIMMED + " … "
+MIN_BODY = 300  # a quote that cannot get this much room is left for "More passages"
+ABSTAIN_MAX_QUOTES = 3
+BRIEFINGS_PER_PAGE = 10
+FULL_PASSAGE_MAX_MESSAGES = 5
+
+STRONG_COLOUR = discord.Colour.green()
+WEAK_COLOUR = discord.Colour.light_grey()
+CONTEXT_COLOUR = discord.Colour.blurple()
+REPORT_COLOUR = discord.Colour.dark_teal()
+
+# Marks that never occur in text people write (Unicode noncharacters): ``render.highlighted``
+# places them, escaping leaves them alone, and they then become ``**``.
+_OPEN, _CLOSE = "\ufdd0", "\ufdd1"
+_URL = re.compile(r"https?://[^\s<>]+")
+_ALWAYS = re.compile(r"[\\*_~|`<\[]|@(?=everyone|here)")
+_LINE_MARK = re.compile(r"^([ \t]*)([-+>#])", re.MULTILINE)
+_LINE_NUMBER = re.compile(r"^([ \t]*\d{1,9})([.)])", re.MULTILINE)
+_SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’)\]»]*\s+|\n+")
+
+
+def dlen(text: str) -> int:
+    """Length as Discord counts it (UTF-16 code units: an emoji outside the BMP counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def escape(text: str) -> str:
+    """``text`` escaped so Discord displays every character as written (links left clickable)."""
+    out: list[str] = []
+    pos = 0
+    for m in _URL.finditer(text):
+        out.append(_escape_plain(text[pos : m.start()]))
+        out.append(m.group())
+        pos = m.end()
+    out.append(_escape_plain(text[pos:]))
+    return "".join(out)
+
+
+def _escape_plain(text: str) -> str:
+    text = _ALWAYS.sub(lambda m: "\\" + m.group(), text)
+    text = _LINE_MARK.sub(r"\1\\\2", text)
+    return _LINE_NUMBER.sub(r"\1\\\2", text)
+
+
+def clip(raw: str, limit: int) -> str:
+    """``raw`` escaped, shortened with "…" if its escaped form would exceed ``limit``."""
+    full = escape(raw)
+    if dlen(full) <= limit:
+        return full
+    lo, hi = 0, len(raw)
+    while lo < hi:  # the longest prefix whose escaped form plus "…" fits
+        mid = (lo + hi + 1) // 2
+        if dlen(escape(raw[:mid])) + 1 <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return escape(raw[:lo].rstrip()) + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    """A URL Discord accepts for a link, or None (front matter may hold anything)."""
+    if url and len(url) <= URL_MAX and _URL.fullmatch(url):
+        return url
+    return None
+
+
+# ---------------------------------------------------------------------------- quote bodies
+
+
+def _rendered(text: str, span: tuple[int, int] | None) -> str:
+    marked = render.highlighted(text, span, _OPEN, _CLOSE)
+    return escape(marked).replace(_OPEN, "**").replace(_CLOSE, "**")
+
+
+def _cut_points(text: str, start: int) -> list[int]:
+    """Where a shown excerpt may end: after a sentence, else after a word, else anywhere."""
+    points = [m.end() for m in _SENTENCE_END.finditer(text, start) if m.end() < len(text)]
+    if not points:
+        points = [m.end() for m in re.finditer(r"\s+", text[start:])]
+        points = [start + p for p in points if start + p < len(text)]
+    if not points:
+        points = list(range(start + 1, len(text)))
+    return points
+
+
+def fit_text(text: str, limit: int, highlight: tuple[int, int] | None = None) -> tuple[str, bool]:
+    """``text`` rendered (escaped, best sentence in bold) within ``limit``; ``(body, trimmed)``.
+
+    A long text is cut at a sentence boundary; when the best sentence would fall outside the
+    first ``limit`` characters, the excerpt starts at that sentence instead.
+    """
+    full = _rendered(text, highlight)
+    if dlen(full) <= limit:
+        return full, False
+    start = 0
+    if highlight is not None and dlen(escape(text[: highlight[1]])) + len(TAIL_MARK) > limit:
+        start = highlight[0]
+    head = HEAD_MARK if start else ""
+
+    def body(end: int) -> str:
+        span = None
+        if highlight is not None:
+            s, e = max(highlight[0], start) - start, min(highlight[1], end) - start
+            span = (s, e) if s < e else None
+        return head + _rendered(text[start:end].rstrip(), span) + TAIL_MARK
+
+    points = _cut_points(text, start)
+    lo, hi = 0, len(points) - 1
+    best: str | None = None
+    while lo <= hi:  # rendered length grows with the cut point: binary search the last that fits
+        mid = (lo + hi) // 2
+        candidate = body(points[mid])
+        if dlen(candidate) <= limit:
+            best, lo = candidate, mid + 1
+        else:
+            hi = mid - 1
+    if best is None:  # not even one sentence fits: cut inside it, at a character
+        best = head + clip(text[start:], max(1, limit - len(TAIL_MARK) - len(head))) + TAIL_MARK
+    return best, True
+
+
+def share_out(needs: Sequence[int], budget: int, cap: int = DESCRIPTION_MAX) -> list[int]:
+    """Split ``budget`` between texts: short ones get all they need, long ones equal shares."""
+    alloc = [0] * len(needs)
+    pending = sorted(range(len(needs)), key=lambda i: needs[i])
+    left = budget
+    while pending:
+        share = left // len(pending)
+        i = pending[0]
+        want = min(needs[i], cap)
+        if want <= share:
+            alloc[i] = want
+            left -= want
+            pending.pop(0)
+            continue
+        for j in pending:
+            alloc[j] = min(share, cap)
+        break
+    return alloc
+
+
+def embed_size(embed: discord.Embed) -> int:
+    """The characters of ``embed`` that count towards the 6000 limit."""
+    n = dlen(embed.title or "") + dlen(embed.description or "")
+    n += sum(dlen(f.name or "") + dlen(f.value or "") for f in embed.fields)
+    n += dlen(embed.footer.text or "") + dlen(embed.author.name or "")
+    return n
+
+
+def _fill_bodies(
+    skeletons: list[discord.Embed], texts: list[str], highlights: list[tuple[int, int] | None]
+) -> tuple[list[discord.Embed], list[bool]]:
+    """Give each skeleton embed its text as description, sharing the 6000-character budget.
+
+    Lower-ranked embeds are dropped when the ones before them leave too little room.
+    """
+    n = len(skeletons)
+    while n and sum(embed_size(e) for e in skeletons[:n]) + MIN_BODY * n > TOTAL_MAX - 16:
+        n -= 1
+    skeletons = skeletons[:n]
+    needs = [dlen(_rendered(t, h)) for t, h in zip(texts, highlights, strict=False)][:n]
+    budget = TOTAL_MAX - 16 - sum(embed_size(e) for e in skeletons)
+    trimmed: list[bool] = []
+    for embed, text, span, room in zip(skeletons, texts, highlights, share_out(needs, budget), strict=False):
+        embed.description, cut = fit_text(text, room, span)
+        trimmed.append(cut)
+    return skeletons, trimmed
+
+
+# ---------------------------------------------------------------------------- answers
+
+
+@dataclass
+class AnswerMessage:
+    """One answer as a Discord message, and which quotes it shows."""
+
+    content: str
+    embeds: list[discord.Embed]
+    quotes: list[Quote] = field(default_factory=list)
+    trimmed: list[bool] = field(default_factory=list)
+
+
+def answer_message(answer: Answer, *, first_number: int = 1, heading: str | None = None) -> AnswerMessage:
+    """The answer as content (header, notes) and one embed a quote, the best first."""
+    lines = [heading] if heading else []
+    lines.append(render.answer_header(answer))
+    lines.extend(answer.notes)
+    content = clip("\n".join(lines), CONTENT_MAX)
+    quotes = answer.quotes[:ABSTAIN_MAX_QUOTES] if answer.abstained else answer.quotes[:EMBEDS_MAX]
+    skeletons = [_quote_skeleton(q, first_number + i) for i, q in enumerate(quotes)]
+    embeds, trimmed = _fill_bodies(skeletons, [q.text for q in quotes], [q.highlight for q in quotes])
+    return AnswerMessage(content, embeds, quotes[: len(embeds)], trimmed)
+
+
+def _quote_skeleton(q: Quote, number: int) -> discord.Embed:
+    strong = q.strength == "strong"
+    embed = discord.Embed(
+        title=f"{number}. {render.STRENGTH_LABEL[q.strength]}",
+        colour=STRONG_COLOUR if strong else WEAK_COLOUR,
+        url=safe_url(q.attribution.url),
+    )
+    source = render.attribution_line(q.attribution)
+    url = safe_url(q.attribution.url)
+    if url and dlen(url) < FIELD_VALUE_MAX // 2:
+        value = clip(source, FIELD_VALUE_MAX - dlen(url) - 1) + "\n" + url
+    else:
+        value = clip(source, FIELD_VALUE_MAX)
+    embed.add_field(name="Source", value=value, inline=False)
+    also = render.also_in_line(q)
+    if also:
+        embed.add_field(name="Also in", value=clip(also, FIELD_VALUE_MAX), inline=False)
+    if not strong:
+        embed.set_footer(text="Weak match: it may not answer the question.")
+    return embed
+
+
+# ---------------------------------------------------------------------------- passages
+
+
+def context_message(
+    passages: Sequence[Passage], quoted_id: str, meta: BriefingMeta | None, note: str | None = None
+) -> AnswerMessage:
+    """The quoted paragraph with its neighbours, each an embed; the quoted one marked."""
+    skeletons: list[discord.Embed] = []
+    for p in passages:
+        quoted = p.passage_id == quoted_id
+        title = f"¶ {p.paragraph_label}" + (" (the quoted passage)" if quoted else "")
+        if p.section:
+            title += f" · {p.section_label}"
+        skeletons.append(
+            discord.Embed(title=clip(title, TITLE_MAX), colour=CONTEXT_COLOUR if quoted else WEAK_COLOUR)
+        )
+    embeds, trimmed = _fill_bodies(skeletons, [p.text for p in passages], [None] * len(passages))
+    heading = "Context"
+    if meta is not None:
+        heading += f": {meta.title} ({meta.date_label}) — {meta.path}"
+    if note:
+        heading += f"\n{note}"
+    return AnswerMessage(clip(heading, CONTENT_MAX), embeds, [], trimmed)
+
+
+def full_passage_pages(text: str, limit: int = DESCRIPTION_MAX - 96) -> list[str]:
+    """A whole passage, escaped, cut at sentence boundaries into descriptions of one embed each."""
+    pages: list[str] = []
+    pos = 0
+    while pos < len(text):
+        rest = text[pos:]
+        rendered = escape(rest)
+        if dlen(rendered) <= limit:
+            pages.append(rendered)
+            break
+        points = [p for p in _cut_points(text, pos) if dlen(escape(text[pos:p])) <= limit]
+        end = points[-1] if points else pos + max(1, _longest_prefix(rest, limit))
+        pages.append(escape(text[pos:end]))
+        pos = end
+    return pages
+
+
+def _longest_prefix(raw: str, limit: int) -> int:
+    lo, hi = 0, len(raw)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if dlen(escape(raw[:mid])) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+# ---------------------------------------------------------------------------- moderation
+
+
+def lines_embed(title: str, lines: Sequence[str], colour: discord.Colour = REPORT_COLOUR) -> discord.Embed:
+    """Plain lines (a report, a status) as one embed, escaped and clipped to the limits."""
+    return discord.Embed(
+        title=clip(title, TITLE_MAX), description=clip("\n".join(lines), DESCRIPTION_MAX), colour=colour
+    )
+
+
+def report_embed(report: ReindexReport, who: str | None = None) -> discord.Embed:
+    """A reindex (or rollback) report."""
+    title = "Rolled back" if report.rolled_back else "Reindex finished"
+    embed = lines_embed(title, render.report_lines(report))
+    if who:
+        embed.set_footer(text=clip(f"Started by {who}", FOOTER_MAX))
+    return embed
+
+
+def status_embed(status: Status) -> discord.Embed:
+    """What is indexed, the model, and the last reindex."""
+    return lines_embed("Briefbot status", render.status_lines(status))
+
+
+def progress_text(stage: str, done: int, total: int) -> str:
+    """One line of reindex progress."""
+    label = STAGE_LABEL.get(stage, stage)
+    if total > 0:
+        return f"Reindexing… {label}: {done}/{total} ({100 * done // total}%)"
+    return f"Reindexing… {label}"
+
+
+def briefings_page(metas: Sequence[BriefingMeta], page: int) -> tuple[discord.Embed, int]:
+    """One page of the briefing list and the number of pages."""
+    pages = max(1, -(-len(metas) // BRIEFINGS_PER_PAGE))
+    page = min(max(page, 0), pages - 1)
+    chunk = metas[page * BRIEFINGS_PER_PAGE : (page + 1) * BRIEFINGS_PER_PAGE]
+    lines = [render.briefing_line(m) for m in chunk] or [render.briefings_text([])]
+    embed = lines_embed(f"Briefings ({len(metas)})", lines)
+    embed.set_footer(text=f"Page {page + 1} of {pages}")
+    return embed, pages

@@ -1,0 +1,52 @@
+"""The real bot against simcord's in-process Discord: a guild, a channel, a member, a moderator.
+
+Settings per test come from ``@pytest.mark.bot_settings(name=value, ...)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import discord
+import pytest
+import simcord
+
+from bot.client import BriefBot
+from bot.handlers import Handlers
+from bot.settings import Settings
+from tests.discord.helpers import World
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "bot_settings(**values): Settings overrides for the simcord bot")
+
+
+@pytest.fixture
+def bot_settings(request: pytest.FixtureRequest, corpus: Path, tmp_path: Path) -> Settings:
+    marker = request.node.get_closest_marker("bot_settings")
+    overrides: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        corpus_dir=corpus,
+        index_dir=tmp_path / "index",
+        DISCORD_TOKEN=None,
+        DISCORD_GUILD_ID=None,
+        **overrides,
+    )
+
+
+@pytest.fixture
+def simcord_bot(bot_settings: Settings, handlers: Handlers) -> BriefBot:
+    return BriefBot(bot_settings, handlers)
+
+
+@pytest.fixture
+def world(simcord_env: simcord.Env) -> World:
+    guild = simcord_env.create_guild("Newsroom")
+    channel = guild.create_text_channel("general")
+    modlog = guild.create_text_channel("mod-log")
+    alice = guild.add_member(simcord_env.create_user("alice"))
+    mods = guild.create_role("Editors-in-chief", permissions=discord.Permissions(manage_guild=True))
+    mod = guild.add_member(simcord_env.create_user("mo"), roles=[mods])
+    return World(simcord_env, guild, channel, modlog, alice, mod)
