@@ -10,8 +10,9 @@ passage too long for its share of the message is cut at a sentence boundary with
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import discord
 
@@ -52,6 +53,7 @@ _ALWAYS = re.compile(r"[\\*_~|`<\[]|@(?=everyone|here)")
 _LINE_MARK = re.compile(r"^([ \t]*)([-+>#])", re.MULTILINE)
 _LINE_NUMBER = re.compile(r"^([ \t]*\d{1,9})([.)])", re.MULTILINE)
 _SENTENCE_END = re.compile(r"[.!?…。！？]+[\"'”’)\]»]*\s+|\n+")
+_SPACE = re.compile(r"\s+")
 
 
 def dlen(text: str) -> int:
@@ -107,15 +109,28 @@ def _rendered(text: str, span: tuple[int, int] | None) -> str:
     return escape(marked).replace(_OPEN, "**").replace(_CLOSE, "**")
 
 
-def _cut_points(text: str, start: int) -> list[int]:
-    """Where a shown excerpt may end: after a sentence, else after a word, else anywhere."""
-    points = [m.end() for m in _SENTENCE_END.finditer(text, start) if m.end() < len(text)]
-    if not points:
-        points = [m.end() for m in re.finditer(r"\s+", text[start:])]
-        points = [start + p for p in points if start + p < len(text)]
-    if not points:
-        points = list(range(start + 1, len(text)))
-    return points
+def _cut_candidates(text: str, start: int) -> Iterator[Sequence[int]]:
+    """Where an excerpt from ``start`` may end, best first: after a sentence, after a word,
+    anywhere (ascending offsets, the end of the text excluded)."""
+    end = len(text)
+    yield [m.end() for m in _SENTENCE_END.finditer(text, start) if m.end() < end]
+    yield [m.end() for m in _SPACE.finditer(text, start) if m.end() < end]
+    yield range(start + 1, end)
+
+
+def _last_cut(text: str, start: int, fits: Callable[[int], bool]) -> int | None:
+    """The furthest cut point after ``start`` for which ``fits`` holds (it must be monotone)."""
+    for points in _cut_candidates(text, start):
+        lo, hi, best = 0, len(points) - 1, None
+        while lo <= hi:  # a longer excerpt never renders shorter: binary search
+            mid = (lo + hi) // 2
+            if fits(points[mid]):
+                best, lo = points[mid], mid + 1
+            else:
+                hi = mid - 1
+        if best is not None:
+            return best
+    return None
 
 
 def fit_text(text: str, limit: int, highlight: tuple[int, int] | None = None) -> tuple[str, bool]:
@@ -133,25 +148,15 @@ def fit_text(text: str, limit: int, highlight: tuple[int, int] | None = None) ->
     head = HEAD_MARK if start else ""
 
     def body(end: int) -> str:
+        shown = text[start:end].rstrip()
         span = None
         if highlight is not None:
-            s, e = max(highlight[0], start) - start, min(highlight[1], end) - start
+            s, e = max(highlight[0], start) - start, min(highlight[1], start + len(shown)) - start
             span = (s, e) if s < e else None
-        return head + _rendered(text[start:end].rstrip(), span) + TAIL_MARK
+        return head + _rendered(shown, span) + TAIL_MARK
 
-    points = _cut_points(text, start)
-    lo, hi = 0, len(points) - 1
-    best: str | None = None
-    while lo <= hi:  # rendered length grows with the cut point: binary search the last that fits
-        mid = (lo + hi) // 2
-        candidate = body(points[mid])
-        if dlen(candidate) <= limit:
-            best, lo = candidate, mid + 1
-        else:
-            hi = mid - 1
-    if best is None:  # not even one sentence fits: cut inside it, at a character
-        best = head + clip(text[start:], max(1, limit - len(TAIL_MARK) - len(head))) + TAIL_MARK
-    return best, True
+    end = _last_cut(text, start, lambda end: dlen(body(end)) <= limit)
+    return body(end if end is not None else start + 1), True
 
 
 def share_out(needs: Sequence[int], budget: int, cap: int = DESCRIPTION_MAX) -> list[int]:
@@ -274,32 +279,23 @@ def context_message(
     return AnswerMessage(clip(heading, CONTENT_MAX), embeds, [], trimmed)
 
 
+def _escaped_fits(text: str, start: int, limit: int, end: int) -> bool:
+    return dlen(escape(text[start:end])) <= limit
+
+
 def full_passage_pages(text: str, limit: int = DESCRIPTION_MAX - 96) -> list[str]:
     """A whole passage, escaped, cut at sentence boundaries into descriptions of one embed each."""
     pages: list[str] = []
     pos = 0
     while pos < len(text):
-        rest = text[pos:]
-        rendered = escape(rest)
-        if dlen(rendered) <= limit:
-            pages.append(rendered)
+        rest = escape(text[pos:])
+        if dlen(rest) <= limit:
+            pages.append(rest)
             break
-        points = [p for p in _cut_points(text, pos) if dlen(escape(text[pos:p])) <= limit]
-        end = points[-1] if points else pos + max(1, _longest_prefix(rest, limit))
+        end = _last_cut(text, pos, partial(_escaped_fits, text, pos, limit)) or pos + 1
         pages.append(escape(text[pos:end]))
         pos = end
     return pages
-
-
-def _longest_prefix(raw: str, limit: int) -> int:
-    lo, hi = 0, len(raw)
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if dlen(escape(raw[:mid])) <= limit:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 # ---------------------------------------------------------------------------- moderation

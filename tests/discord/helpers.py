@@ -90,3 +90,50 @@ async def slash_together(
         env.backend.emit("INTERACTION_CREATE", payload)
     await env.settle()
     return [simcord.InteractionResult(env, record) for record, _ in pending]
+
+
+def units(text: str) -> int:
+    """Length as Discord counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def limit_problems(body: dict[str, Any]) -> list[str]:
+    """Every way a message payload breaks Discord's limits (an empty list when it fits)."""
+    problems: list[str] = []
+    if units(body.get("content") or "") > 2000:
+        problems.append("content over 2000")
+    embeds = body.get("embeds") or []
+    if len(embeds) > 10:
+        problems.append("more than 10 embeds")
+    total = 0
+    for e in embeds:
+        sizes = {
+            "title": (units(e.get("title") or ""), 256),
+            "description": (units(e.get("description") or ""), 4096),
+            "footer": (units((e.get("footer") or {}).get("text") or ""), 2048),
+            "author": (units((e.get("author") or {}).get("name") or ""), 256),
+        }
+        for f in e.get("fields") or []:
+            sizes[f"field {f['name']!r} name"] = (units(f["name"]), 256)
+            sizes[f"field {f['name']!r} value"] = (units(f["value"]), 1024)
+        if len(e.get("fields") or []) > 25:
+            problems.append("more than 25 fields")
+        for what, (n, most) in sizes.items():
+            if n > most:
+                problems.append(f"{what}: {n} > {most}")
+            total += n
+    if total > 6000:
+        problems.append(f"embeds total {total} > 6000")
+    rows = body.get("components") or []
+    if len(rows) > 5:
+        problems.append("more than 5 rows")
+    for row in rows:
+        items = row.get("components") or []
+        if len(items) > 5:
+            problems.append("more than 5 items in a row")
+        for c in items:
+            if units(c.get("custom_id") or "") > 100:
+                problems.append(f"custom_id over 100: {c['custom_id']}")
+            if units(c.get("label") or "") > 80:
+                problems.append(f"label over 80: {c['label']}")
+    return problems

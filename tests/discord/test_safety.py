@@ -1,0 +1,61 @@
+"""A briefing full of mentions pings nobody, and shows them as written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from index.service import BriefingService
+from tests.discord.helpers import World, message_payloads, shown_text
+
+PINGING = """---
+title: "Staff notice about the @everyone channel"
+date: 2025-02-27
+---
+
+## Notice
+
+Attention @everyone and @here: the <@&123> role and <@456> must read the harbour safety notice today.
+"""
+
+QUESTION = "Who must read the harbour safety notice today?"
+
+
+async def test_no_message_the_bot_sends_can_ping_anyone(
+    world: World, corpus: Path, service: BriefingService
+) -> None:
+    (corpus / "2025-02-27-staff-notice.md").write_text(PINGING, encoding="utf-8")
+    service.reindex()
+    world.env.bot.settings.modlog_channel_id = world.modlog.id
+
+    public = await world.alice.slash(world.channel, "ask", question=QUESTION)
+    private = await world.alice.slash(world.channel, "ask", question=QUESTION, private=True)
+    await world.alice.click(public.response, label="Show context 1")
+    await world.alice.click(private.response, label="Post to channel")
+    await world.mod.slash(world.channel, "briefing add", file=("2025-02-28-notice.md", PINGING.encode()))
+    await world.mod.slash(world.channel, "briefing remove", briefing="2025-02-28-notice")
+
+    payloads = message_payloads(world.env)
+    assert len(payloads) >= 6
+    for body in payloads:
+        mentions = body.get("allowed_mentions")
+        assert mentions is not None, body
+        assert mentions.get("parse") == [] and not mentions.get("users") and not mentions.get("roles")
+        assert not mentions.get("replied_user")
+    for channel in (world.channel, world.modlog):  # simcord's record of whom each message pinged
+        for message in channel.history():
+            stored = world.env.backend.get_message(channel.id, message.id)
+            assert not stored.mention_everyone and not stored.ping_user_ids and not stored.ping_role_ids
+
+
+async def test_mentions_in_a_quote_are_shown_as_written(
+    world: World, corpus: Path, service: BriefingService
+) -> None:
+    (corpus / "2025-02-27-staff-notice.md").write_text(PINGING, encoding="utf-8")
+    service.reindex()
+
+    result = await world.alice.slash(world.channel, "ask", question=QUESTION)
+
+    assert result.response is not None
+    description = result.response.embeds[0].description or ""
+    assert "\\<@456>" in description and "\\<@&123>" in description
+    assert "@everyone and @here: the <@&123> role and <@456> must read" in shown_text(description)
