@@ -34,7 +34,7 @@ from index.service import BriefingService
 log = logging.getLogger(__name__)
 
 ANSWERS_FILE = "answers.sqlite3"
-README_HINT = "See README.md, “Running the Discord bot”, for creating a bot and its token."
+README_HINT = "Set it in the environment or in .env; see README.md, “Configuration”."
 
 
 class BriefTree(app_commands.CommandTree["BriefBot"]):
@@ -154,9 +154,11 @@ class BriefBot(commands.Bot):
             self._periodic.start()
 
     async def _scheduled_reindex(self) -> None:
-        if self._periodic is not None and self._periodic.current_loop == 0:
-            return  # the index was brought up to date at startup
-        await self.background_reindex("scheduled reindex")
+        # The first run, at startup, picks up files changed while the bot was down.
+        try:
+            await self.background_reindex("scheduled reindex")
+        except UserFacingError as exc:  # an exception would stop the loop for good
+            log.info("scheduled reindex skipped: %s", exc.message)
 
     async def background_reindex(self, who: str) -> ReindexReport | None:
         """A reindex nobody is waiting for; a change is reported to the mod-log.
@@ -177,7 +179,13 @@ class BriefBot(commands.Bot):
         return report
 
     async def _poll_corpus(self) -> None:
-        if self._watcher is None or not await self._watcher.settled_change():
+        if self._watcher is None:
+            return
+        try:
+            if not await self._watcher.settled_change():
+                return
+        except OSError:  # an exception would stop the loop for good
+            log.warning("cannot read the corpus folder", exc_info=True)
             return
         try:
             await self.background_reindex("corpus watcher")

@@ -57,7 +57,10 @@ class MessageProgress:
             pending = self._latest is not None
             self._latest = (stage, done, total)
         if not pending:
-            self._loop.call_soon_threadsafe(self._wake.set)
+            try:
+                self._loop.call_soon_threadsafe(self._wake.set)
+            except RuntimeError:  # the loop has closed (shutting down): the build carries on
+                log.debug("progress after the event loop closed", exc_info=True)
 
     async def run(self) -> None:
         """Edit the message with the latest progress until cancelled."""

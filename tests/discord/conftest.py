@@ -5,6 +5,7 @@ Settings per test come from ``@pytest.mark.bot_settings(name=value, ...)``.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,10 @@ import simcord
 from bot.client import BriefBot
 from bot.handlers import Handlers
 from bot.settings import Settings
+from index.service import BriefingService
+from tests.conftest import SAMPLE_CORPUS, make_service
 from tests.discord.helpers import World
+from tests.fakes import FakeEmbedder
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -34,6 +38,22 @@ def bot_settings(request: pytest.FixtureRequest, corpus: Path, tmp_path: Path) -
         DISCORD_GUILD_ID=None,
         **overrides,
     )
+
+
+@pytest.fixture(scope="session")
+def built_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample corpus indexed once with the fake embedder; each test gets a copy."""
+    root = tmp_path_factory.mktemp("built")
+    shutil.copytree(SAMPLE_CORPUS, root / "corpus")
+    make_service(root / "corpus", root / "index", FakeEmbedder()).reindex()
+    return root / "index"
+
+
+@pytest.fixture
+def service(corpus: Path, tmp_path: Path, fake_embedder: FakeEmbedder, built_index: Path) -> BriefingService:
+    """As the shared fixture (the sample corpus, indexed), from a copy of a prebuilt index."""
+    shutil.copytree(built_index, tmp_path / "index")
+    return make_service(corpus, tmp_path / "index", fake_embedder)
 
 
 @pytest.fixture
