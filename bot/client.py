@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
@@ -32,6 +33,10 @@ from index.parsing import iter_corpus
 from index.service import BriefingService
 
 log = logging.getLogger(__name__)
+
+# The bot never joins voice: no warnings about voice libraries on every start.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
 
 ANSWERS_FILE = "answers.sqlite3"
 README_HINT = "Set it in the environment or in .env; see README.md, “Configuration”."
@@ -271,6 +276,9 @@ async def _run(bot: BriefBot, token: str) -> int:
     except discord.LoginFailure:
         print(f"briefbot: Discord refused the token (DISCORD_TOKEN). {README_HINT}", file=sys.stderr)
         return 2
+    except (aiohttp.ClientError, OSError) as exc:
+        print(f"briefbot: cannot reach Discord ({exc}). Check the network and try again.", file=sys.stderr)
+        return 1
     except discord.PrivilegedIntentsRequired:
         print(
             "briefbot: BRIEFBOT_MENTION_REPLIES needs the Message Content intent: enable it for the bot "
