@@ -15,7 +15,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import NO_MENTIONS, PUBLIC_DEFER, app, error_text, viewer_for, viewer_of
+from bot.checks import GENERIC_FAILURE, NO_MENTIONS, PUBLIC_DEFER, app, error_text, viewer_for, viewer_of
 from bot.errors import UserFacingError
 from bot.handlers import MAX_QUESTION_CHARS, parse_date_option
 from bot.views import AnswerRecord, briefing_choices, compose_answer, send_answer
@@ -126,7 +126,7 @@ class AskCog(commands.Cog):
             text = error_text(exc)
             if text is None:
                 log.exception("error answering a mention from %s", message.author)
-                text = "Something went wrong; it has been logged."
+                text = GENERIC_FAILURE
             await message.reply(text, allowed_mentions=NO_MENTIONS, mention_author=False)
 
     async def _answer_mention(self, message: discord.Message, question: str) -> None:
