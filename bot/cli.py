@@ -109,9 +109,11 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print(f"/{cmd['name']}: {cmd.get('description') or '(context menu)'}")
         return 0
     if args.command == "eval":
+        from bot.progress import TerminalProgress
         from index.evaluation import run_eval
 
         settings = Settings()
+        bars = TerminalProgress(enabled=None if not args.json else False)
         result = run_eval(
             Path(args.dataset),
             model=settings.model,
@@ -119,8 +121,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             offtopic=Path(args.offtopic) if args.offtopic else None,
             dump=Path(args.dump) if args.dump else None,
             k=args.k,
-            progress=not args.json,
+            progress=not args.json and sys.stderr.isatty(),
+            index_progress=bars,
         )
+        bars.close()
         if args.json:
             print(json.dumps(result, ensure_ascii=False))
         else:

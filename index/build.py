@@ -8,6 +8,7 @@ any point leaves the previous version live and complete.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import shutil
 import sqlite3
@@ -49,6 +50,7 @@ class BuildOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
     batch_size: int = 32
     keep_versions: int = 3
+    sentence_vectors: bool = True
 
 
 def embed_text(meta: BriefingMeta, passage: Passage) -> str:
@@ -62,15 +64,6 @@ def embed_text(meta: BriefingMeta, passage: Passage) -> str:
 
 def embed_hash(model: str, text: str) -> str:
     return hashlib.sha256(f"{model}\x1f{text}".encode()).hexdigest()[:24]
-
-
-def chunk_signature(embedder: Embedder, options: BuildOptions) -> str:
-    chunk = ChunkOptions(
-        max_tokens=embedder.max_tokens,
-        context_tokens=options.chunk.context_tokens,
-        min_words=options.chunk.min_words,
-    )
-    return chunk.signature()
 
 
 @dataclass
@@ -112,12 +105,8 @@ def _reindex_locked(
     tick = progress or (lambda stage, done, total: None)
     layout.ensure()
     layout.clean_partials()
-    chunk_opts = ChunkOptions(
-        max_tokens=embedder.max_tokens,
-        context_tokens=opts.chunk.context_tokens,
-        min_words=opts.chunk.min_words,
-    )
-    signature = chunk_opts.signature()
+    chunk_opts = dataclasses.replace(opts.chunk, max_tokens=embedder.max_tokens)
+    signature = chunk_opts.signature() + (":s" if opts.sentence_vectors else "")
 
     base_version = layout.current_version()
     base_dir: Path | None = layout.version_dir(base_version) if base_version else None
@@ -141,7 +130,11 @@ def _reindex_locked(
         report.full_rebuild = True
         report.rebuild_reason = f"chunker changed ({base_manifest.chunker} -> {signature})"
 
-    base_store = Store(base_dir / STORE_FILE, readonly=True) if base_dir is not None else None
+    base_store = (
+        Store(base_dir / STORE_FILE, readonly=True, dim=base_manifest.dim)
+        if base_dir is not None and base_manifest is not None
+        else None
+    )
     try:
         indexed = base_store.briefing_hashes() if base_store is not None else {}
 
@@ -238,35 +231,16 @@ def _reindex_locked(
                 vectors.remove(vids)
                 report.passages_removed += len(vids)
 
-            texts: list[str] = []
-            hashes: list[str] = []
-            for meta, passages in parsed:
-                for passage in passages:
-                    t = embed_text(meta, passage)
-                    texts.append(t)
-                    hashes.append(embed_hash(embedder.name, t))
-            reusable = reuse_store.vids_by_embed_hash(hashes) if reuse_store is not None else {}
-            need = [i for i, h in enumerate(hashes) if h not in reusable]
-            all_vecs = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-            if reusable and reuse_vectors is not None:
-                have = [i for i, h in enumerate(hashes) if h in reusable]
-                try:
-                    all_vecs[have] = reuse_vectors.get([reusable[hashes[i]] for i in have])
-                except KeyError:
-                    need = list(range(len(texts)))
-            done = 0
-            tick("embed", 0, len(need))
-
-            def advance(n: int) -> None:
-                nonlocal done
-                done += n
-                tick("embed", done, len(need))
-
-            if need:
-                all_vecs[need] = embedder.encode(
-                    [texts[i] for i in need], batch_size=opts.batch_size, progress=advance
-                )
-            report.passages_embedded = len(need)
+            flat = [(meta, passage) for meta, passages in parsed for passage in passages]
+            hashes, all_vecs, sent_vecs, embedded = _embed(
+                flat,
+                embedder,
+                opts,
+                reuse_store,
+                reuse_vectors,
+                lambda done, total: tick("embed", done, total),
+            )
+            report.passages_embedded = embedded
 
             tick("write", 0, 1)
             now = utc_now()
@@ -274,7 +248,9 @@ def _reindex_locked(
             for meta, passages in parsed:
                 n = len(passages)
                 store.put_briefing(meta, now, n)
-                store.put_passages(meta, passages, hashes[offset : offset + n])
+                store.put_passages(
+                    meta, passages, hashes[offset : offset + n], sent_vecs[offset : offset + n]
+                )
                 vectors.add([p.vid for p in passages], all_vecs[offset : offset + n])
                 offset += n
                 report.passages_added += n
@@ -313,6 +289,61 @@ def _reindex_locked(
     finally:
         if base_store is not None:
             base_store.close()
+
+
+def _embed(
+    flat: list[tuple[BriefingMeta, Passage]],
+    embedder: Embedder,
+    opts: BuildOptions,
+    reuse_store: Store | None,
+    reuse_vectors: FaissVectorStore | None,
+    progress: Callable[[int, int], None],
+) -> tuple[list[str], np.ndarray, list[np.ndarray | None], int]:
+    """Vectors for new passages (and their sentences), reusing those of the previous version
+    whose embedded text did not change. Returns (embed hashes, vectors, sentence vectors,
+    passages encoded)."""
+    texts = [embed_text(meta, p) for meta, p in flat]
+    hashes = [embed_hash(embedder.name, t) for t in texts]
+    vecs = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    sent_vecs: list[np.ndarray | None] = [None] * len(texts)
+    reusable = reuse_store.vids_by_embed_hash(hashes) if reuse_store is not None else {}
+    need = [i for i, h in enumerate(hashes) if h not in reusable]
+    if reusable and reuse_vectors is not None and reuse_store is not None:
+        have = [i for i, h in enumerate(hashes) if h in reusable]
+        old = reuse_store.passages([reusable[hashes[i]] for i in have])
+        try:
+            vecs[have] = reuse_vectors.get([reusable[hashes[i]] for i in have])
+        except KeyError:
+            need = list(range(len(texts)))
+        for i in have:
+            sp = old.get(reusable[hashes[i]])
+            sent_vecs[i] = sp.sentence_vectors if sp is not None else None
+    # Sentences of multi-sentence passages are embedded too: a question usually matches one
+    # sentence, and the best one is scored and highlighted.
+    jobs: list[tuple[int, int, int]] = []  # passage index, first row, count
+    sentence_texts: list[str] = []
+    if opts.sentence_vectors:
+        for i in need:
+            p = flat[i][1]
+            if len(p.sentences) > 1:
+                jobs.append((i, len(sentence_texts), len(p.sentences)))
+                sentence_texts.extend(p.text[a:b] for a, b in p.sentences)
+    total = len(need) + len(sentence_texts)
+    done = 0
+    progress(0, total)
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        progress(done, total)
+
+    if need:
+        vecs[need] = embedder.encode([texts[i] for i in need], batch_size=opts.batch_size, progress=advance)
+    if sentence_texts:
+        sv = embedder.encode(sentence_texts, batch_size=opts.batch_size, progress=advance)
+        for i, first, count in jobs:
+            sent_vecs[i] = sv[first : first + count]
+    return hashes, vecs, sent_vecs, len(need)
 
 
 def _start_version(staging: Path, base_dir: Path | None, dim: int) -> tuple[Store, FaissVectorStore]:

@@ -16,7 +16,7 @@ from index.models import Block, Passage
 
 # Bump when passage boundaries or ids change: the manifest records it and a mismatch forces
 # a full rebuild.
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 
 TokenCounter = Callable[[str], int]
 
@@ -26,13 +26,16 @@ class ChunkOptions:
     max_tokens: int = 256  # the model's window, special tokens included
     context_tokens: int = 40  # reserved for the title and section embedded with each passage
     min_words: int = 5  # paragraphs shorter than this are folded into a neighbour
+    group_words: int = 50  # consecutive short paragraphs are grouped until a group has this many words
 
     @property
     def budget(self) -> int:
         return max(32, self.max_tokens - 2 - self.context_tokens)
 
     def signature(self) -> str:
-        return f"{CHUNKER_VERSION}:{self.max_tokens}:{self.context_tokens}:{self.min_words}"
+        return (
+            f"{CHUNKER_VERSION}:{self.max_tokens}:{self.context_tokens}:{self.min_words}:{self.group_words}"
+        )
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
@@ -66,6 +69,8 @@ def make_passages(
 ) -> list[Passage]:
     """Cut a parsed briefing into passages ready to embed and quote."""
     merged = _fold_tiny(text, list(blocks), options.min_words, count_tokens, options.budget)
+    if options.group_words:
+        merged = _group_short(text, merged, options.group_words, count_tokens, options.budget)
     spans: list[tuple[int, int, Block, int, str]] = []  # start, end, block, paragraph_end, part
     for block, paragraph_end in merged:
         pieces = _split_to_fit(text, block.start, block.end, count_tokens, options.budget)
@@ -147,6 +152,29 @@ def _fold_tiny(
         out.append((block, block.paragraph))
     if pending is not None:
         out.append((pending, pending.paragraph))
+    return out
+
+
+def _group_short(
+    text: str, items: list[tuple[Block, int]], group_words: int, count_tokens: TokenCounter, budget: int
+) -> list[tuple[Block, int]]:
+    """Group runs of short paragraphs (one-sentence news paragraphs) in the same section into
+    one passage of about ``group_words`` words, so a quote carries its immediate context."""
+    out: list[tuple[Block, int]] = []
+    for block, last in items:
+        if out and block.kind == "paragraph":
+            prev, _ = out[-1]
+            if (
+                prev.kind == "paragraph"
+                and prev.section == block.section
+                and _words(text[prev.start : prev.end]) < group_words
+                and _words(text[block.start : block.end]) < group_words
+            ):
+                joined = Block(prev.start, block.end, prev.section, prev.kind, prev.paragraph)
+                if count_tokens(text[joined.start : joined.end]) <= budget:
+                    out[-1] = (joined, last)
+                    continue
+        out.append((block, last))
     return out
 
 

@@ -1,9 +1,10 @@
 """Rerank fused candidates with signals that ship with the product (no cross-encoder exists
-offline): dense cosine, BM25, IDF-weighted coverage of the question's words in the passage
-and in its title and section, the best-matching sentence, and a soft date preference.
+offline): dense cosine, BM25 (FTS5, stemmed, title/section/body fields), IDF-weighted coverage
+of the question's words in the passage and in its title and section, the best-matching
+sentence (same embedding model), the briefing's best passage, and a soft date preference.
 
 Each candidate gets a feature dict; the rank score is a weighted sum whose weights were tuned
-on the public evaluation sets (see README, "Answer quality").
+on the public evaluation sets (``bench/tune.py``; figures in the README).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
@@ -39,17 +40,28 @@ class RerankOptions:
     """Weights of the rank score; defaults tuned on squad2-dev-tune and realtimeqa-2022."""
 
     field_weights: tuple[float, float, float] = (0.5, 0.5, 1.0)  # FTS5 bm25: title, section, body
-    w_dense: float = 1.0
+    w_dense: float = 0.7
     w_bm25: float = 0.35
-    w_coverage: float = 0.3
-    w_sentence: float = 0.0
-    w_context: float = 0.05
-    w_rrf: float = 0.0
-    rrf_k: int = 60
+    w_coverage: float = 0.4
+    w_context: float = 0.6
+    w_sentence: float = 0.4
+    w_doc: float = 0.4
+    w_dense_sq: float = 0.0
     w_date: float = 0.05
     date_from: date | None = None  # a soft preference ("in 2023"), not a filter
     date_to: date | None = None
-    extra: dict[str, float] = field(default_factory=dict)
+
+    def weights(self) -> dict[str, float]:
+        return {
+            "dense": self.w_dense,
+            "bm25": self.w_bm25,
+            "coverage": self.w_coverage,
+            "context": self.w_context,
+            "sentence": self.w_sentence,
+            "doc": self.w_doc,
+            "dense_sq": self.w_dense_sq,
+            "date": self.w_date,
+        }
 
 
 @dataclass
@@ -62,77 +74,85 @@ class Candidate:
     highlight: tuple[int, int] | None = None
 
 
-def rerank(
-    question: str,
+def idf_weights(terms: Sequence[str], df: Mapping[str, int], n_docs: int) -> dict[str, float]:
+    """Stemmed query term -> BM25-style IDF (rare words count more in coverage)."""
+    out: dict[str, float] = {}
+    for t in terms:
+        c = df.get(t, 0)
+        out.setdefault(_stem(t), math.log(1 + (n_docs - c + 0.5) / (c + 0.5)))
+    return out
+
+
+def candidate_features(
     qvec: np.ndarray,
-    terms: Sequence[str],
+    idf: Mapping[str, float],
     stored: Sequence[StoredPassage],
     vectors: np.ndarray,
-    dense: Mapping[int, float],
     lexical: Mapping[int, float],
     meta_of: Callable[[str], BriefingMeta | None],
     options: RerankOptions,
-    idf: Mapping[str, float] | None = None,
 ) -> list[Candidate]:
-    """Score candidates (not sorted). ``dense``/``lexical`` map vid -> retrieval score."""
+    """Feature dicts for candidates (unscored, unsorted)."""
     cos = vectors @ qvec
-    q_stems = list(dict.fromkeys(_stem(t) for t in terms))
-    weights = {s: (idf or {}).get(s, 1.0) for s in q_stems}
-    total_w = sum(weights.values()) or 1.0
+    total_w = sum(idf.values()) or 1.0
     max_bm25 = max(lexical.values(), default=0.0) or 1.0
-    dense_rank = {v: r for r, (v, _) in enumerate(sorted(dense.items(), key=lambda x: -x[1]))}
-    lex_rank = {v: r for r, (v, _) in enumerate(sorted(lexical.items(), key=lambda x: -x[1]))}
+    best_in_briefing: dict[str, float] = {}
+    for i, sp in enumerate(stored):
+        bid = sp.passage.briefing_id
+        best_in_briefing[bid] = max(best_in_briefing.get(bid, -1.0), float(cos[i]))
     out: list[Candidate] = []
     for i, sp in enumerate(stored):
         p = sp.passage
         meta = meta_of(p.briefing_id)
         body = set(stems(p.text))
         ctx = set(stems((meta.title if meta else "") + " " + " ".join(p.section)))
-        cover = sum(w for s, w in weights.items() if s in body) / total_w
-        ctx_cover = sum(w for s, w in weights.items() if s in ctx and s not in body) / total_w
-        bm25 = lexical.get(p.vid, 0.0)
-        rrf = 0.0
-        if p.vid in dense_rank:
-            rrf += 1.0 / (options.rrf_k + dense_rank[p.vid])
-        if p.vid in lex_rank:
-            rrf += 1.0 / (options.rrf_k + lex_rank[p.vid])
+        cover = sum(w for s, w in idf.items() if s in body) / total_w
+        ctx_cover = sum(w for s, w in idf.items() if s in ctx and s not in body) / total_w
+        sent_cos = sp.sentence_vectors @ qvec if sp.sentence_vectors is not None else None
+        best_sent = int(np.argmax(sent_cos)) if sent_cos is not None and len(sent_cos) else None
         in_range = 0.0
         if meta and meta.date and (options.date_from or options.date_to):
             lo = options.date_from or date.min
             hi = options.date_to or date.max
             in_range = 1.0 if lo <= meta.date <= hi else 0.0
+        c = float(cos[i])
         feats = {
-            "dense": float(cos[i]),
-            "bm25": bm25 / max_bm25,
-            "bm25_raw": bm25,
+            "dense": c,
+            "dense_sq": c * c,
+            "bm25": lexical.get(p.vid, 0.0) / max_bm25,
+            "bm25_raw": lexical.get(p.vid, 0.0),
             "coverage": cover,
             "context": ctx_cover,
-            "rrf": rrf * options.rrf_k,
+            "sentence": float(sent_cos[best_sent]) if sent_cos is not None and best_sent is not None else c,
+            "doc": best_in_briefing[p.briefing_id],
             "date": in_range,
-            "words": math.log1p(len(p.text.split())),
+            "missing_idf": max((w for s, w in idf.items() if s not in body and s not in ctx), default=0.0),
+            "n_terms": float(len(idf)),
         }
         cand = Candidate(stored=sp, vector=vectors[i], features=feats)
-        cand.highlight = best_sentence(p.text, p.sentences, q_stems, weights)
-        cand.score = (
-            options.w_dense * feats["dense"]
-            + options.w_bm25 * feats["bm25"]
-            + options.w_coverage * feats["coverage"]
-            + options.w_context * feats["context"]
-            + options.w_rrf * feats["rrf"]
-            + options.w_date * feats["date"]
-        )
+        if len(p.sentences) > 1:
+            if best_sent is not None and best_sent < len(p.sentences):
+                cand.highlight = p.sentences[best_sent]
+            else:
+                cand.highlight = best_sentence(p.text, p.sentences, idf)
         out.append(cand)
     return out
 
 
+def rerank(candidates: list[Candidate], options: RerankOptions) -> list[Candidate]:
+    """Score candidates with the option weights, best first."""
+    weights = options.weights()
+    for cand in candidates:
+        cand.score = sum(w * cand.features.get(name, 0.0) for name, w in weights.items())
+    candidates.sort(key=lambda c: c.score, reverse=True)
+    return candidates
+
+
 def best_sentence(
-    text: str,
-    sentences: Sequence[tuple[int, int]],
-    q_stems: Sequence[str],
-    weights: Mapping[str, float],
+    text: str, sentences: Sequence[tuple[int, int]], weights: Mapping[str, float]
 ) -> tuple[int, int] | None:
-    """The sentence of a multi-sentence passage that covers most of the question's words."""
-    if len(sentences) < 2 or not q_stems:
+    """The sentence that covers most of the question's (IDF-weighted) words."""
+    if len(sentences) < 2 or not weights:
         return None
     best: tuple[float, int] = (0.0, -1)
     for j, (s, e) in enumerate(sentences):
@@ -140,7 +160,4 @@ def best_sentence(
         score = sum(w for st, w in weights.items() if st in words)
         if score > best[0]:
             best = (score, j)
-    if best[1] < 0:
-        return None
-    s, e = sentences[best[1]]
-    return (s, e)
+    return sentences[best[1]] if best[1] >= 0 else None

@@ -7,6 +7,7 @@ shown as bands, never as raw cosine numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from index.dedupe import collapse_duplicates
 from index.embedder import Embedder
 from index.manifest import Manifest, read_manifest, verify
 from index.models import SECTION_SEPARATOR, Answer, Attribution, BriefingMeta, Passage, Quote
-from index.rerank import Candidate, RerankOptions, rerank
+from index.rerank import Candidate, RerankOptions, candidate_features, idf_weights, rerank
 from index.store import Store, StoredPassage, query_terms
 from index.timeparse import TimeIntent, parse_time
 from index.vectors import FaissVectorStore
@@ -79,7 +80,7 @@ class IndexVersion:
         self.manifest: Manifest = read_manifest(directory)
         verify(directory, self.manifest, checksums=verify_checksums)
         self.version = self.manifest.version
-        self.store = Store(directory / STORE_FILE, readonly=True)
+        self.store = Store(directory / STORE_FILE, readonly=True, dim=self.manifest.dim)
         self.vectors = FaissVectorStore.load(directory / VECTORS_FILE)
         self._metas: dict[str, BriefingMeta] = {m.briefing_id: m for m in self.store.briefings()}
         self.restricted = {bid: m.audience for bid, m in self._metas.items() if not m.is_public}
@@ -131,8 +132,13 @@ class Searcher:
                 exclude_briefings=hidden,
             )
 
+        rerank_options = self.options.rerank
+        if intent.soft:
+            rerank_options = dataclasses.replace(
+                rerank_options, date_from=intent.date_from, date_to=intent.date_to
+            )
         qvec = self.embedder.encode_query(text)
-        candidates = self._candidates(text, qvec, allowed)
+        candidates = self._candidates(text, qvec, allowed, rerank_options)
         weak = not candidates or max(c.confidence for c in candidates) < self.calibration.answer_at
         explicit = query.since is not None or query.until is not None
         dated = date_from is not None or date_to is not None
@@ -149,7 +155,7 @@ class Searcher:
                     exclude_briefings=hidden,
                 )
             )
-            candidates = self._candidates(text, qvec, allowed_any)
+            candidates = self._candidates(text, qvec, allowed_any, rerank_options)
         elif dated:
             notes.append(f"Only briefings {TimeIntent(date_from, date_to).describe()}.")
 
@@ -170,7 +176,9 @@ class Searcher:
 
     # ------------------------------------------------------------------ steps
 
-    def _candidates(self, text: str, qvec: np.ndarray, allowed: list[int] | None) -> list[Candidate]:
+    def _candidates(
+        self, text: str, qvec: np.ndarray, allowed: list[int] | None, rerank_options: RerankOptions
+    ) -> list[Candidate]:
         n = self.options.candidates
         dense = self.index.vectors.search(qvec, n, allowed)
         terms = query_terms(text)
@@ -185,21 +193,20 @@ class Searcher:
         if not vids:
             return []
         vecs = self.index.vectors.get(vids)
-        cands = rerank(
-            text,
-            qvec,
-            terms,
-            [stored[v] for v in vids],
-            vecs,
-            dict(dense),
-            dict(lexical),
-            self.index.meta,
-            self.options.rerank,
+        n_passages = self.index.manifest.passages
+        idf = idf_weights(terms, self.index.store.document_frequencies(terms), n_passages)
+        cands = candidate_features(
+            qvec, idf, [stored[v] for v in vids], vecs, dict(lexical), self.index.meta, rerank_options
         )
+        rerank(cands, rerank_options)
         for c in cands:
             c.confidence = self.calibration.confidence(c.features)
-        cands.sort(key=lambda c: c.score, reverse=True)
         return cands
+
+    def rank(self, question: str) -> list[Candidate]:
+        """Ranked candidates with their features, unfiltered (for calibration and tuning)."""
+        qvec = self.embedder.encode_query(question)
+        return self._candidates(question, qvec, None, self.options.rerank)
 
     def _quotes(self, candidates: list[Candidate], k: int) -> list[Quote]:
         groups = collapse_duplicates(candidates)

@@ -21,7 +21,7 @@ from index.embedder import Embedder
 from index.manifest import Manifest, ManifestError, write_json_atomic
 from index.models import Answer, BriefingMeta, Passage, ReindexReport
 from index.search import LOCAL_USER, IndexVersion, Query, Searcher, SearchOptions, Viewer
-from index.versions import IndexLayout, utc_now
+from index.versions import IndexLayout, ReindexBusyError, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,9 @@ class BriefingService:
         self, *, full: bool = False, progress: Progress | None = None, who: str = ""
     ) -> ReindexReport:
         """Bring the index in line with the corpus; the new version goes live when complete."""
-        with self._reindex_lock:
+        if not self._reindex_lock.acquire(blocking=False):
+            raise ReindexBusyError(self.layout.lock_holder() or {"who": "this process"})
+        try:
             before = self._searcher_or_none()
             report = reindex(
                 self.config.corpus_dir,
@@ -212,10 +214,14 @@ class BriefingService:
                 report.check_changes = self._run_checks(before, after)
             self._save_report(report)
             return report
+        finally:
+            self._reindex_lock.release()
 
     def rollback(self, who: str = "") -> ReindexReport:
         """Make the previous version live again."""
-        with self._reindex_lock:
+        if not self._reindex_lock.acquire(blocking=False):
+            raise ReindexBusyError(self.layout.lock_holder() or {"who": "this process"})
+        try:
             before = self._searcher_or_none()
             old, new = rollback(self.layout, who)
             after = self.searcher()
@@ -231,6 +237,8 @@ class BriefingService:
             report.check_changes = self._run_checks(before, after)
             self._save_report(report)
             return report
+        finally:
+            self._reindex_lock.release()
 
     def ensure_index(self, progress: Progress | None = None) -> ReindexReport | None:
         """Build the index if there is none; returns the report when one was built."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
 from index.models import BriefingMeta, Passage
 
 SCHEMA_VERSION = 1
@@ -51,7 +53,8 @@ CREATE TABLE IF NOT EXISTS passages (
     content_hash TEXT NOT NULL,
     embed_hash TEXT NOT NULL,
     kind TEXT NOT NULL,
-    sentences TEXT NOT NULL DEFAULT '[]'
+    sentences TEXT NOT NULL DEFAULT '[]',
+    sent_vecs BLOB  -- float16 vectors of the sentences, when a passage has several
 );
 CREATE INDEX IF NOT EXISTS passages_by_briefing ON passages(briefing_id, ordinal);
 CREATE INDEX IF NOT EXISTS passages_by_embed ON passages(embed_hash);
@@ -230,14 +233,26 @@ def query_terms(text: str) -> list[str]:
 class StoredPassage:
     passage: Passage
     embed_hash: str
+    sentence_vectors: np.ndarray | None = None  # (n_sentences, dim) float32
+
+
+def pack_vectors(vecs: np.ndarray | None) -> bytes | None:
+    return None if vecs is None else np.asarray(vecs, dtype=np.float16).tobytes()
+
+
+def unpack_vectors(blob: bytes | None, dim: int) -> np.ndarray | None:
+    if blob is None or dim <= 0:
+        return None
+    return np.frombuffer(blob, dtype=np.float16).astype(np.float32).reshape(-1, dim)
 
 
 class Store:
     """One SQLite database file; safe to share across threads (one connection per thread)."""
 
-    def __init__(self, path: Path, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path, *, readonly: bool = False, dim: int = 0) -> None:
         self.path = path
         self.readonly = readonly
+        self.dim = dim  # for decoding sentence vectors
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
@@ -297,13 +312,18 @@ class Store:
         )
 
     def put_passages(
-        self, meta: BriefingMeta, passages: Sequence[Passage], embed_hashes: Sequence[str]
+        self,
+        meta: BriefingMeta,
+        passages: Sequence[Passage],
+        embed_hashes: Sequence[str],
+        sentence_vectors: Sequence[np.ndarray | None] | None = None,
     ) -> None:
         con = self.connect()
+        sents = sentence_vectors if sentence_vectors is not None else [None] * len(passages)
         con.executemany(
             """INSERT INTO passages (vid, passage_id, briefing_id, ordinal, paragraph, paragraph_end, part,
-            section, start, "end", text, content_hash, embed_hash, kind, sentences)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            section, start, "end", text, content_hash, embed_hash, kind, sentences, sent_vecs)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             [
                 (
                     p.vid,
@@ -320,9 +340,10 @@ class Store:
                     p.content_hash,
                     h,
                     p.kind,
-                    json.dumps([list(s) for s in p.sentences]),
+                    json.dumps([list(x) for x in p.sentences]),
+                    pack_vectors(sv),
                 )
-                for p, h in zip(passages, embed_hashes, strict=True)
+                for p, h, sv in zip(passages, embed_hashes, sents, strict=True)
             ],
         )
         con.executemany(
@@ -382,7 +403,7 @@ class Store:
             chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
             for row in con.execute(f"SELECT {_PASSAGE_COLS} FROM passages WHERE vid IN ({marks})", chunk):
-                sp = _stored(row)
+                sp = _stored(row, self.dim)
                 out[sp.passage.vid] = sp
         return out
 
@@ -392,13 +413,13 @@ class Store:
             .execute(f"SELECT {_PASSAGE_COLS} FROM passages WHERE passage_id=?", (passage_id,))
             .fetchone()
         )
-        return _stored(row) if row else None
+        return _stored(row, self.dim) if row else None
 
     def briefing_passages(self, briefing_id: str) -> list[Passage]:
         rows = self.connect().execute(
             f"SELECT {_PASSAGE_COLS} FROM passages WHERE briefing_id=? ORDER BY ordinal", (briefing_id,)
         )
-        return [_stored(r).passage for r in rows]
+        return [_stored(r, self.dim).passage for r in rows]
 
     def neighbours(self, briefing_id: str, ordinal: int, before: int = 1, after: int = 1) -> list[Passage]:
         rows = self.connect().execute(
@@ -406,11 +427,11 @@ class Store:
             "ORDER BY ordinal",
             (briefing_id, ordinal - before, ordinal + after),
         )
-        return [_stored(r).passage for r in rows]
+        return [_stored(r, self.dim).passage for r in rows]
 
     def iter_passages(self) -> Iterator[StoredPassage]:
         for row in self.connect().execute(f"SELECT {_PASSAGE_COLS} FROM passages ORDER BY vid"):
-            yield _stored(row)
+            yield _stored(row, self.dim)
 
     def vids_by_embed_hash(self, hashes: Iterable[str]) -> dict[str, int]:
         wanted = list(set(hashes))
@@ -459,6 +480,24 @@ class Store:
                 out[bid] = audience
         return out
 
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        """How many passages contain each term (as FTS5 stems it); cached per store."""
+        cache: dict[str, int] = self.__dict__.setdefault("_df_cache", {})
+        out: dict[str, int] = {}
+        con = self.connect()
+        for t in terms:
+            if t not in cache:
+                try:
+                    row = con.execute(
+                        "SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?",
+                        ('"' + t.replace('"', '""') + '"',),
+                    ).fetchone()
+                    cache[t] = int(row[0])
+                except sqlite3.OperationalError:
+                    cache[t] = 0
+            out[t] = cache[t]
+        return out
+
     def lexical_search(
         self,
         terms: Sequence[str],
@@ -488,7 +527,7 @@ class Store:
 _BRIEFING_COLS = "briefing_id, path, title, date, source, url, tags, audience, sha256, size, warnings"
 _PASSAGE_COLS = (
     'vid, passage_id, briefing_id, ordinal, paragraph, paragraph_end, part, section, start, "end", '
-    "text, content_hash, embed_hash, kind, sentences"
+    "text, content_hash, embed_hash, kind, sentences, sent_vecs"
 )
 
 
@@ -508,7 +547,7 @@ def _meta(row: Sequence[object]) -> BriefingMeta:
     )
 
 
-def _stored(row: Sequence[object]) -> StoredPassage:
+def _stored(row: Sequence[object], dim: int = 0) -> StoredPassage:
     p = Passage(
         vid=int(str(row[0])),
         passage_id=str(row[1]),
@@ -525,4 +564,4 @@ def _stored(row: Sequence[object]) -> StoredPassage:
         kind=str(row[13]),
         sentences=tuple((int(a), int(b)) for a, b in json.loads(str(row[14]))),
     )
-    return StoredPassage(passage=p, embed_hash=str(row[12]))
+    return StoredPassage(passage=p, embed_hash=str(row[12]), sentence_vectors=unpack_vectors(row[15], dim))  # type: ignore[arg-type]
