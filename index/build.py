@@ -115,7 +115,9 @@ def _reindex_locked(
     if base_dir is not None:
         try:
             base_manifest = read_manifest(base_dir)
-            verify(base_dir, base_manifest, checksums=False)
+            # Checksums too: a damaged file of the same size must not be reused, nor its
+            # damage sealed into the new version under fresh checksums.
+            verify(base_dir, base_manifest)
         except ManifestError as exc:
             report.warnings.append(f"live version unusable, rebuilding from scratch: {exc}")
             base_manifest, base_dir = None, None

@@ -38,6 +38,22 @@ class Manifest:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+# The types read_manifest expects of a manifest's fields.
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "version": str,
+    "created_at": str,
+    "model": str,
+    "dim": int,
+    "chunker": str,
+    "faiss_version": str,
+    "briefings": int,
+    "passages": int,
+    "build_seconds": (int, float),
+    "parent": (str, type(None)),
+    "files": dict,
+}
+
+
 class ManifestError(Exception):
     """An index version that is missing, incomplete or corrupt."""
 
@@ -95,9 +111,19 @@ def read_manifest(directory: Path) -> Manifest:
         raise ManifestError(f"{directory.name}: no manifest (incomplete build)") from exc
     except (OSError, ValueError) as exc:
         raise ManifestError(f"{directory.name}: unreadable manifest ({exc})") from exc
-    manifest = Manifest.from_json(data)
+    if not isinstance(data, dict):
+        raise ManifestError(f"{directory.name}: unreadable manifest (not a JSON object)")
+    try:
+        manifest = Manifest.from_json(data)
+    except TypeError as exc:  # fields missing
+        raise ManifestError(f"{directory.name}: unreadable manifest ({exc})") from exc
     if manifest.format != FORMAT_VERSION:
         raise ManifestError(f"{directory.name}: index format {manifest.format}, expected {FORMAT_VERSION}")
+    wrong = [name for name, kind in _FIELD_TYPES.items() if not isinstance(getattr(manifest, name), kind)]
+    if "files" not in wrong and not all(isinstance(info, dict) for info in manifest.files.values()):
+        wrong.append("files")
+    if wrong:
+        raise ManifestError(f"{directory.name}: unreadable manifest (bad {', '.join(wrong)})")
     return manifest
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -130,14 +131,13 @@ class BriefingService:
         if wanted is None:
             raise NoIndexError("no index yet: run a reindex first")
         tried: list[str] = []
-        candidates = [wanted] + [v.version for v in reversed(self.layout.versions()) if v.version != wanted]
-        for version in candidates:
+        for version in [wanted, *self.layout.fallbacks(wanted)]:
             try:
                 loaded = IndexVersion(
                     self.layout.version_dir(version), verify_checksums=self.config.verify_checksums
                 )
-            except (ManifestError, OSError, RuntimeError) as exc:
-                tried.append(str(exc))
+            except (ManifestError, OSError, RuntimeError, sqlite3.Error) as exc:
+                tried.append(str(exc) if isinstance(exc, ManifestError) else f"{version}: {exc}")
                 log.error("index version %s unusable: %s", version, exc)
                 continue
             if version != wanted:
@@ -241,10 +241,29 @@ class BriefingService:
             self._reindex_lock.release()
 
     def ensure_index(self, progress: Progress | None = None) -> ReindexReport | None:
-        """Build the index if there is none; returns the report when one was built."""
+        """Build the index if there is none; returns the report when one was built.
+
+        At start, also removes what an interrupted reindex left half-built."""
         if self.has_index():
+            self.clean_abandoned()
             return None
         return self.reindex(progress=progress, who="first run")
+
+    def clean_abandoned(self) -> list[str]:
+        """Remove half-built (or half-deleted) versions left by a reindex that was killed;
+        nothing while a reindex runs, here or in another process (it may be building one)."""
+        if not self._reindex_lock.acquire(blocking=False):
+            return []
+        try:
+            with self.layout.reindex_lock("cleanup at start"):
+                removed = self.layout.clean_partials()
+        except (ReindexBusyError, OSError):
+            return []
+        finally:
+            self._reindex_lock.release()
+        if removed:
+            log.warning("removed what an interrupted reindex left: %s", ", ".join(removed))
+        return removed
 
     def _searcher_or_none(self) -> Searcher | None:
         try:

@@ -146,6 +146,23 @@ class IndexLayout:
         older = [v.version for v in by_id.values() if v.manifest and v.version != version]
         return older[-1] if older else None
 
+    def fallbacks(self, version: str) -> list[str]:
+        """Other versions to serve when ``version`` is unusable, best first: those it was built
+        from (nearest first), then older ones (newest first), then newer ones."""
+        infos = self.versions()
+        by_id = {v.version: v for v in infos}
+        chain: list[str] = []
+        info = by_id.get(version)
+        parent = info.manifest.parent if info and info.manifest else None
+        while parent is not None and parent in by_id and parent not in chain and parent != version:
+            chain.append(parent)
+            manifest = by_id[parent].manifest
+            parent = manifest.parent if manifest else None
+        others = [v.version for v in infos if v.version != version]
+        older = [v for v in reversed(others) if v < version]
+        newer = [v for v in others if v > version]
+        return list(dict.fromkeys([*chain, *older, *newer]))
+
     def clean_partials(self) -> list[str]:
         """Remove half-built versions left by an interrupted reindex (call with the lock held)."""
         removed: list[str] = []
@@ -169,7 +186,14 @@ class IndexLayout:
         complete = [v for v in self.versions() if v.manifest is not None]
         doomed = [v for v in complete[: max(0, len(complete) - keep)] if v.version != current]
         for v in doomed:
-            shutil.rmtree(v.path, ignore_errors=True)
+            # Out of sight with one rename first: a crash while deleting leaves a .partial folder
+            # (removed at the next start), never a version that looks complete and is not.
+            trash = self.versions_dir / f".{v.version}{PARTIAL_SUFFIX}"
+            try:
+                os.replace(v.path, trash)
+            except OSError:
+                continue
+            shutil.rmtree(trash, ignore_errors=True)
         return [v.version for v in doomed]
 
     # ------------------------------------------------------------------ lock
