@@ -21,7 +21,21 @@ from index.evaluation import build_eval_service, is_hit, load_set
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 CACHE = Path("/tmp/briefbot-calib")
 OUT = Path(__file__).resolve().parents[1] / "index" / "calibration.json"
-FEATURES = ["dense", "sentence", "coverage", "context", "bm25_raw", "missing_idf", "doc", "n_terms"]
+FEATURES = [
+    "dense",
+    "sentence",
+    "coverage",
+    "context",
+    "bm25_raw",
+    "missing_idf",
+    "doc",
+    "n_terms",
+    "missing_names",
+    "missing_numbers",
+    "sentence_coverage",
+    "type_missing",
+    "type_missing_sentence",
+]
 OFFTOPIC = {
     "squad2-dev-tune": ["realtimeqa-2022", "scifact"],
     "realtimeqa-2022": ["squad2-dev-tune", "scifact"],

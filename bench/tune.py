@@ -22,6 +22,7 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
 CACHE = Path("/tmp/briefbot-tune")
 SETS = ["squad2-dev-tune", "realtimeqa-2022"]
 SUFFIX = ""
+CTXFULL = bool(__import__("os").environ.get("CTXFULL"))
 EXCLUDE = set(filter(None, __import__("os").environ.get("EXCLUDE", "").split(",")))
 
 
@@ -164,7 +165,7 @@ def features(name: str) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
             meta = metas[p.briefing_id]
             ctx = set(stems(meta.title + " " + " ".join(p.section)))
             cover = sum(x for s, x in w.items() if s in pst[v]) / tw
-            ctxc = sum(x for s, x in w.items() if s in ctx and s not in pst[v]) / tw
+            ctxc = sum(x for s, x in w.items() if s in ctx and (CTXFULL or s not in pst[v])) / tw
             sidx = sent_of.get(v, [])
             sent = float(np.max(sv[sidx] @ r["qvec"])) if sidx else float(r["cos"][i])
             rrf = (1 / (60 + drank[v]) if v in drank else 0) + (1 / (60 + lrank[v]) if v in lrank else 0)

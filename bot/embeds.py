@@ -36,7 +36,6 @@ TRIMMED = "(trimmed)"
 TAIL_MARK = " … " + TRIMMED
 HEAD_MARK = TRIMMED + " … "
 MIN_BODY = 300  # a quote that cannot get this much room is left for "More passages"
-ABSTAIN_MAX_QUOTES = 3
 BRIEFINGS_PER_PAGE = 10
 FULL_PASSAGE_MAX_MESSAGES = 5
 
@@ -226,7 +225,7 @@ def answer_message(answer: Answer, *, first_number: int = 1, heading: str | None
     lines.append(render.answer_header(answer))
     lines.extend(answer.notes)
     content = clip("\n".join(lines), CONTENT_MAX)
-    quotes = answer.quotes[:ABSTAIN_MAX_QUOTES] if answer.abstained else answer.quotes[:EMBEDS_MAX]
+    quotes = render.shown_quotes(answer)[:EMBEDS_MAX]
     skeletons = [_quote_skeleton(q, first_number + i) for i, q in enumerate(quotes)]
     embeds, trimmed = _fill_bodies(skeletons, [q.text for q in quotes], [q.highlight for q in quotes])
     return AnswerMessage(content, embeds, quotes[: len(embeds)], trimmed)

@@ -37,6 +37,14 @@ def also_in_line(q: Quote) -> str | None:
     return "Also in: " + "; ".join(items)
 
 
+ABSTAIN_MAX_QUOTES = 3  # weak matches shown when there is no confident answer
+
+
+def shown_quotes(answer: Answer) -> list[Quote]:
+    """The quotes a person sees: all of a confident answer, the closest few of an abstention."""
+    return answer.quotes[:ABSTAIN_MAX_QUOTES] if answer.abstained else answer.quotes
+
+
 def answer_header(answer: Answer) -> str:
     if not answer.quotes:
         return NOTHING
@@ -71,7 +79,7 @@ def to_text(answer: Answer, *, emphasis: bool = False) -> str:
     """The console rendering of an answer."""
     lines = [answer_header(answer)]
     lines.extend(answer.notes)
-    for i, q in enumerate(answer.quotes, 1):
+    for i, q in enumerate(shown_quotes(answer), 1):
         lines.append("")
         lines.append(f"[{i}] {STRENGTH_LABEL[q.strength]}")
         for text_line in quote_text_plain(q, emphasis=emphasis).splitlines() or [""]:

@@ -106,7 +106,7 @@ def _reindex_locked(
     layout.ensure()
     layout.clean_partials()
     chunk_opts = dataclasses.replace(opts.chunk, max_tokens=embedder.max_tokens)
-    signature = chunk_opts.signature() + (":s" if opts.sentence_vectors else "")
+    signature = chunk_opts.signature() + (":s2" if opts.sentence_vectors else "")
 
     base_version = layout.current_version()
     base_dir: Path | None = layout.version_dir(base_version) if base_version else None
@@ -320,14 +320,15 @@ def _embed(
         for i in have:
             sp = old.get(reusable[hashes[i]])
             sent_vecs[i] = sp.sentence_vectors if sp is not None else None
-    # Sentences of multi-sentence passages are embedded too: a question usually matches one
-    # sentence, and the best one is scored and highlighted.
+    # Every sentence is embedded on its own too (no title or section context, so one-sentence
+    # passages are not favoured): a question usually matches one sentence, and the best one is
+    # scored and highlighted.
     jobs: list[tuple[int, int, int]] = []  # passage index, first row, count
     sentence_texts: list[str] = []
     if opts.sentence_vectors:
         for i in need:
             p = flat[i][1]
-            if len(p.sentences) > 1:
+            if p.sentences:
                 jobs.append((i, len(sentence_texts), len(p.sentences)))
                 sentence_texts.extend(p.text[a:b] for a, b in p.sentences)
     total = len(need) + len(sentence_texts)

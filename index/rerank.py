@@ -40,12 +40,12 @@ class RerankOptions:
     """Weights of the rank score; defaults tuned on squad2-dev-tune and realtimeqa-2022."""
 
     field_weights: tuple[float, float, float] = (0.5, 0.5, 1.0)  # FTS5 bm25: title, section, body
-    w_dense: float = 0.7
+    w_dense: float = 0.65
     w_bm25: float = 0.35
-    w_coverage: float = 0.4
-    w_context: float = 0.6
-    w_sentence: float = 0.4
-    w_doc: float = 0.4
+    w_coverage: float = 0.3
+    w_context: float = 0.0
+    w_sentence: float = 0.55
+    w_doc: float = 0.0
     w_dense_sq: float = 0.0
     w_date: float = 0.05
     date_from: date | None = None  # a soft preference ("in 2023"), not a filter
@@ -83,7 +83,43 @@ def idf_weights(terms: Sequence[str], df: Mapping[str, int], n_docs: int) -> dic
     return out
 
 
+_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w’'-]+)")
+_NUMBER = re.compile(r"\b\d[\d,.]*")
+
+
+_WANTS_NUMBER = re.compile(
+    r"^\s*(?:when|what year|what date|what time|how (?:many|much|long|old|far|often|big|large|tall|high))\b",
+    re.I,
+)
+_WANTS_NAME = re.compile(r"^\s*(?:who|whom|whose)\b", re.I)
+_HAS_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|thousand|million|billion|dozen|half|january|february|march|april|may|june|july|august|"
+    r"september|october|november|december|century|centuries|decade|year|years|month|months|week|weeks|day|days)\b",
+    re.I,
+)
+_HAS_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'-]+")
+
+
+def answer_type_missing(question: str, text: str) -> float:
+    """1 when the question asks for a number or date (when, how many) or a person (who) and
+    the text has none: such a text cannot answer it."""
+    if _WANTS_NUMBER.search(question):
+        return 0.0 if _HAS_NUMBER.search(text) else 1.0
+    if _WANTS_NAME.search(question):
+        return 0.0 if _HAS_NAME.search(text.strip()) else 1.0
+    return 0.0
+
+
+def question_entities(question: str) -> tuple[set[str], set[str]]:
+    """Names (capitalised words after the first) and numbers a question mentions."""
+    names = {m.lower() for m in _NAME.findall(question.strip())}
+    numbers = {n.strip(".,") for n in _NUMBER.findall(question)}
+    return names, numbers
+
+
 def candidate_features(
+    question: str,
     qvec: np.ndarray,
     idf: Mapping[str, float],
     stored: Sequence[StoredPassage],
@@ -96,6 +132,7 @@ def candidate_features(
     cos = vectors @ qvec
     total_w = sum(idf.values()) or 1.0
     max_bm25 = max(lexical.values(), default=0.0) or 1.0
+    q_names, q_numbers = question_entities(question)
     best_in_briefing: dict[str, float] = {}
     for i, sp in enumerate(stored):
         bid = sp.passage.briefing_id
@@ -128,6 +165,10 @@ def candidate_features(
             "date": in_range,
             "missing_idf": max((w for s, w in idf.items() if s not in body and s not in ctx), default=0.0),
             "n_terms": float(len(idf)),
+            # A name or number the question asks about that the passage never mentions is the
+            # typical sign of a question it cannot answer.
+            "missing_names": _missing(q_names, p.text, meta.title if meta else ""),
+            "missing_numbers": _missing(q_numbers, p.text, ""),
         }
         cand = Candidate(stored=sp, vector=vectors[i], features=feats)
         if len(p.sentences) > 1:
@@ -135,8 +176,21 @@ def candidate_features(
                 cand.highlight = p.sentences[best_sent]
             else:
                 cand.highlight = best_sentence(p.text, p.sentences, idf)
+        span = cand.highlight or (0, len(p.text))
+        in_sentence = set(stems(p.text[span[0] : span[1]]))
+        feats["sentence_coverage"] = sum(w for s, w in idf.items() if s in in_sentence) / total_w
+        feats["type_missing"] = answer_type_missing(question, p.text)
+        feats["type_missing_sentence"] = answer_type_missing(question, p.text[span[0] : span[1]])
         out.append(cand)
     return out
+
+
+def _missing(wanted: set[str], text: str, extra: str) -> float:
+    """Share of ``wanted`` words absent from the text (0 when nothing is wanted)."""
+    if not wanted:
+        return 0.0
+    hay = (text + " " + extra).lower()
+    return sum(1 for w in wanted if w not in hay) / len(wanted)
 
 
 def rerank(candidates: list[Candidate], options: RerankOptions) -> list[Candidate]:

@@ -196,7 +196,7 @@ class Searcher:
         n_passages = self.index.manifest.passages
         idf = idf_weights(terms, self.index.store.document_frequencies(terms), n_passages)
         cands = candidate_features(
-            qvec, idf, [stored[v] for v in vids], vecs, dict(lexical), self.index.meta, rerank_options
+            text, qvec, idf, [stored[v] for v in vids], vecs, dict(lexical), self.index.meta, rerank_options
         )
         rerank(cands, rerank_options)
         for c in cands:
@@ -266,22 +266,24 @@ def attribution(meta: BriefingMeta, p: Passage) -> Attribution:
 
 
 def _order_by_time(answer: Answer, *, prefer_recent: bool) -> None:
-    """When strong quotes come from briefings of different dates, order them newest first and
-    say so: the question has more than one answer over time."""
+    """Dated answers: a question that asks for the latest gets its strong quotes newest first;
+    otherwise relevance order stays, and when strong quotes come from several dates the answer
+    says so with a short timeline (the question had different answers over time)."""
     strong = [q for q in answer.quotes if q.strength == "strong"]
-    dates = {q.attribution.date for q in strong if q.attribution.date}
-    if len(dates) < 2 and not (prefer_recent and len(strong) > 1):
-        return
     weak = [q for q in answer.quotes if q.strength != "strong"]
-    if len(dates) >= 2:
+    if prefer_recent and len(strong) > 1:
         strong.sort(key=lambda q: q.attribution.date or date.min, reverse=True)
-        answer.timeline = True
-        newest = strong[0].attribution.date_label
-        oldest = min(dates).isoformat()
-        answer.notes.append(
-            f"Briefings from {len(dates)} dates answer this ({oldest} to {newest}); newest first."
-        )
-    answer.quotes = strong + weak
+        answer.quotes = strong + weak
+    by_date: dict[date, int] = {}
+    for i, q in enumerate(strong, 1):
+        if q.attribution.date is not None:
+            by_date.setdefault(q.attribution.date, i)
+    if len(by_date) < 2:
+        return
+    answer.timeline = True
+    steps = ", ".join(f"{d.isoformat()} (quote {i})" for d, i in sorted(by_date.items(), reverse=True))
+    order = "newest first" if prefer_recent else "most relevant first"
+    answer.notes.append(f"Briefings from {len(by_date)} dates answer this, {order}. Timeline: {steps}.")
 
 
 def stored_passages(sps: Sequence[StoredPassage]) -> list[Passage]:

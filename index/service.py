@@ -342,6 +342,7 @@ class BriefingService:
         except NoIndexError as exc:
             if not self.problems:
                 self.problems = [str(exc)]
+        running = self.reindex_running()
         return Status(
             version=version,
             model=manifest.model if manifest else self.embedder.name,
@@ -353,8 +354,9 @@ class BriefingService:
             faiss_version=manifest.faiss_version if manifest else None,
             corpus_dir=str(self.config.corpus_dir),
             index_dir=str(self.config.index_dir),
-            reindex_running=self.reindex_running(),
-            reindex_holder=self.layout.lock_holder(),
+            reindex_running=running,
+            # A killed reindex leaves its holder file behind: only a held lock has a holder.
+            reindex_holder=self.layout.lock_holder() if running else {},
             last_report=self.last_report(),
             problems=list(self.problems),
             versions=[v.version for v in self.layout.versions() if v.manifest is not None],

@@ -176,8 +176,8 @@ class IndexLayout:
                     continue
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path.name)
-        for tmp in self.root.glob("*.tmp"):
-            tmp.unlink(missing_ok=True)
+        # Only our own switch file: other *.tmp files may be mid-write by another process.
+        (self.root / f"{CURRENT}.tmp").unlink(missing_ok=True)
         return removed
 
     def cleanup(self, keep: int) -> list[str]:
