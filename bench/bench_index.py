@@ -101,10 +101,7 @@ def main() -> None:
             embed_text(metas[sp.passage.briefing_id], sp.passage) for sp in s.index.store.iter_passages()
         ]
         sentences = [
-            sp.passage.text[a:b]
-            for sp in s.index.store.iter_passages()
-            if len(sp.passage.sentences) > 1
-            for a, b in sp.passage.sentences
+            sp.passage.text[a:b] for sp in s.index.store.iter_passages() for a, b in sp.passage.sentences
         ]
         t0 = time.perf_counter()
         emb.model.encode(texts, batch_size=32, normalize_embeddings=True)
@@ -181,11 +178,12 @@ def main() -> None:
         report("query_ms_p50", round(statistics.median(lat), 1), "query latency p50, ms (warm)")
         report("query_ms_p95", round(lat[int(0.95 * len(lat)) - 1], 1), "query latency p95, ms (warm)")
 
-        # Cold start: a fresh process answering one question from the built index.
+        # Cold start: a fresh process answering one question from the built index; GNU time
+        # reports that process's own peak memory.
         env = dict(os.environ, BRIEFBOT_CORPUS_DIR=str(corpus), BRIEFBOT_INDEX_DIR=str(tmp / "index"))
         t0 = time.perf_counter()
         out = subprocess.run(
-            [sys.executable, "-m", "bot", "ask", questions[0], "--json"],
+            ["/usr/bin/time", "-f", "%M", sys.executable, "-m", "bot", "ask", questions[0], "--json"],
             env=env,
             capture_output=True,
             text=True,
@@ -197,8 +195,8 @@ def main() -> None:
             "time to first answer from a cold start (new process), seconds",
         )
         json.loads(out.stdout)
-        child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        report("cold_process_peak_mb", round(child), "peak memory of that process, MB")
+        peak_kb = int(out.stderr.strip().splitlines()[-1])
+        report("cold_process_peak_mb", round(peak_kb / 1024), "peak memory of that process, MB")
 
         size = du(svc.layout.version_dir(svc.status().version or ""))
         report("index_mb", round(size / 1e6, 1), "index version size on disk, MB")

@@ -12,6 +12,7 @@ import json
 import pickle
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,10 +43,15 @@ OFFTOPIC = {
 }
 
 
-def top_features(cands: list, n_terms: int) -> dict[str, float]:  # type: ignore[type-arg]
+TOP = 10  # an answer abstains unless one of its (up to 10) quotes is strong
+
+
+def top_features(cands: list, n_terms: int) -> dict[str, Any]:  # type: ignore[type-arg]
+    """Features of the best candidate, plus those of the first ``TOP`` (for the threshold)."""
     if not cands:
-        return {f: 0.0 for f in FEATURES}
-    return dict(cands[0].features)
+        empty = {f: 0.0 for f in FEATURES}
+        return {**empty, "top": [empty]}
+    return {**cands[0].features, "top": [dict(c.features) for c in cands[:TOP]]}
 
 
 def collect() -> list[dict]:  # type: ignore[type-arg]
@@ -96,7 +102,10 @@ def fit(rows: list[dict]) -> None:  # type: ignore[type-arg]
         w[mask] = 0.5 * y.sum() / max(1, mask.sum())
     model = LogisticRegression(C=1.0, max_iter=5000)
     model.fit(X, y, sample_weight=w)
-    p = model.predict_proba(X)[:, 1]
+    # The answer abstains unless one of its quotes is strong: threshold the best of the top.
+    p = np.array(
+        [max(model.predict_proba(np.array([[t[f] for f in FEATURES] for t in r["top"]]))[:, 1]) for r in rows]
+    )
     kinds = np.array([r["kind"] for r in rows])
     sets = np.array([r["set"] for r in rows])
     # Threshold: at most 4% of answerable questions abstain in either set (held-out margin).

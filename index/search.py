@@ -142,7 +142,8 @@ class Searcher:
         weak = not candidates or max(c.confidence for c in candidates) < self.calibration.answer_at
         explicit = query.since is not None or query.until is not None
         dated = date_from is not None or date_to is not None
-        if dated and weak and not explicit:
+        fell_back = dated and weak and not explicit
+        if fell_back:
             # Time words in a question narrow the search; when nothing in that window answers,
             # the closest passages from any date beat silence (and the answer says so).
             span = TimeIntent(date_from, date_to).describe()
@@ -170,7 +171,8 @@ class Searcher:
             date_from=date_from,
             date_to=date_to,
         )
-        _order_by_time(answer, prefer_recent=intent.prefer_recent)
+        # When the asked window had nothing and any date was searched, relevance decides.
+        _order_by_time(answer, prefer_recent=intent.prefer_recent and not fell_back)
         answer.elapsed_ms = (time.perf_counter() - t0) * 1000
         return answer
 

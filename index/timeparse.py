@@ -24,10 +24,10 @@ _POINT = (
     rf"|(?P<year>(?:19|20)\d{{2}})(?!\d)"
 )
 
+# Only words that ask for the newest state. "Recently" or "currently" are too common in
+# ordinary questions to reorder answers by date.
 _RECENT = re.compile(
-    r"\b(?:latest|most recent(?:ly)?|newest|recent(?:ly)?|current(?:ly)?|up[- ]to[- ]date|"
-    r"right now|these days|so far|still)\b",
-    re.I,
+    r"\b(?:latest|most recent|newest|up[- ]to[- ]date|current (?:status|state|situation))\b", re.I
 )
 
 
