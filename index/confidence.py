@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from index.models import Strength
-
 
 @dataclass(frozen=True)
 class Calibration:
@@ -28,9 +26,6 @@ class Calibration:
     def confidence(self, feats: Mapping[str, float]) -> float:
         z = self.intercept + sum(c * feats.get(f, 0.0) for f, c in zip(self.features, self.coef, strict=True))
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
-
-    def band(self, confidence: float) -> Strength:
-        return "strong" if confidence >= self.answer_at else "weak"
 
     def to_json(self) -> dict[str, Any]:
         return {

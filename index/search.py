@@ -22,11 +22,12 @@ from index.embedder import Embedder
 from index.manifest import Manifest, read_manifest, verify
 from index.models import SECTION_SEPARATOR, Answer, Attribution, BriefingMeta, Passage, Quote
 from index.rerank import Candidate, RerankOptions, candidate_features, idf_weights, rerank
-from index.store import Store, StoredPassage, query_terms
+from index.store import Store, query_terms
 from index.timeparse import TimeIntent, parse_time
 from index.vectors import FaissVectorStore
 
 STORE_FILE = "store.sqlite3"
+RELATIVE_STRONG = 0.75  # share of the best quote's confidence a strong quote needs
 VECTORS_FILE = "vectors.faiss"
 
 
@@ -213,6 +214,10 @@ class Searcher:
     def _quotes(self, candidates: list[Candidate], k: int) -> list[Quote]:
         groups = collapse_duplicates(candidates)
         quotes: list[Quote] = []
+        # A quote is strong when it is confident on its own and close to the best one: other
+        # paragraphs of the right briefing are often confident but only about the topic.
+        best_conf = max((g[0].confidence for g in groups[:k]), default=0.0)
+        floor = max(self.calibration.answer_at, RELATIVE_STRONG * best_conf)
         for group in groups[:k]:
             best = group[0]
             meta = self.index.meta(best.stored.passage.briefing_id)
@@ -223,7 +228,7 @@ class Searcher:
                 text=best.stored.passage.text,
                 attribution=attribution(meta, best.stored.passage),
                 score=best.confidence,
-                strength=self.calibration.band(best.confidence),
+                strength="strong" if best.confidence >= floor else "weak",
                 start=best.stored.passage.start,
                 end=best.stored.passage.end,
                 highlight=best.highlight,
@@ -286,7 +291,3 @@ def _order_by_time(answer: Answer, *, prefer_recent: bool) -> None:
     steps = ", ".join(f"{d.isoformat()} (quote {i})" for d, i in sorted(by_date.items(), reverse=True))
     order = "newest first" if prefer_recent else "most relevant first"
     answer.notes.append(f"Briefings from {len(by_date)} dates answer this, {order}. Timeline: {steps}.")
-
-
-def stored_passages(sps: Sequence[StoredPassage]) -> list[Passage]:
-    return [sp.passage for sp in sps]

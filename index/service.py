@@ -209,9 +209,8 @@ class BriefingService:
                 progress=progress,
                 who=who,
             )
-            if report.changed:
-                after = self.searcher()
-                report.check_changes = self._run_checks(before, after)
+            if report.changed and before is not None:
+                report.check_changes = self._run_checks(before, self.searcher())
             self._save_report(report)
             return report
         finally:

@@ -95,3 +95,19 @@ async def test_console_explains_unknown_commands_and_empty_questions(handlers: H
     text = await run_lines(handlers, "/frobnicate", "/ask   ")
     assert "Unknown command /frobnicate" in text
     assert "✗ Ask a question" in text
+
+
+def test_index_rollback_makes_the_previous_version_live(
+    cli_env: Path, corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.main(["index", "--json"])
+    first = json.loads(capsys.readouterr().out)["version"]
+    (corpus / "2024-05-30-carrow-wildfire-season-outlook.md").unlink()
+    cli.main(["index", "--json"])
+    second = json.loads(capsys.readouterr().out)
+    assert second["briefings_removed"] == ["2024-05-30-carrow-wildfire-season-outlook"]
+    assert cli.main(["index", "--rollback", "--json"]) == 0
+    rolled = json.loads(capsys.readouterr().out)
+    assert (rolled["previous_version"], rolled["version"]) == (second["version"], first)
+    cli.main(["status", "--json"])
+    assert json.loads(capsys.readouterr().out)["version"] == first
