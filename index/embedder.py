@@ -150,19 +150,24 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         model = self.model
-        # Chunks keep progress visible; sentence-transformers sorts each chunk by length.
+        # Texts are sorted by length across the whole call, not only within a chunk, so every
+        # batch pads little; chunks keep progress visible. Rows go back to input order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         chunk = max(batch_size * 8, 256)
-        out: list[np.ndarray] = []
-        for i in range(0, len(texts), chunk):
-            part = list(texts[i : i + chunk])
+        for start in range(0, len(order), chunk):
+            rows = order[start : start + chunk]
             with self._encode_lock:
                 vecs = model.encode(
-                    part, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True
+                    [texts[i] for i in rows],
+                    batch_size=batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
                 )
-            out.append(np.asarray(vecs, dtype=np.float32))
+            out[rows] = np.asarray(vecs, dtype=np.float32)
             if progress:
-                progress(len(part))
-        return np.vstack(out)
+                progress(len(rows))
+        return out
 
     @property
     def query_model(self) -> Any:
