@@ -113,10 +113,6 @@ class SentenceTransformerEmbedder:
         return self._max_tokens
 
     @property
-    def loaded(self) -> bool:
-        return self._model is not None
-
-    @property
     def model(self) -> Any:
         if self._model is None:
             with self._lock:

@@ -20,7 +20,7 @@ from index.confidence import Calibration
 from index.dedupe import collapse_duplicates
 from index.embedder import Embedder
 from index.manifest import Manifest, read_manifest, verify
-from index.models import SECTION_SEPARATOR, Answer, Attribution, BriefingMeta, Passage, Quote
+from index.models import Answer, Attribution, BriefingMeta, Passage, Quote
 from index.rerank import Candidate, RerankOptions, candidate_features, idf_weights, rerank
 from index.store import Store, query_terms
 from index.timeparse import TimeIntent, parse_time
@@ -70,7 +70,6 @@ class Query:
     since: date | None = None
     until: date | None = None
     today: date | None = None
-    min_strength_only: bool = False
 
 
 class IndexVersion:
@@ -263,7 +262,7 @@ def attribution(meta: BriefingMeta, p: Passage) -> Attribution:
         briefing_id=meta.briefing_id,
         title=meta.title,
         date=meta.date,
-        section=SECTION_SEPARATOR.join(p.section),
+        section=p.section_label,
         paragraph=p.paragraph,
         paragraph_label=p.paragraph_label,
         path=meta.path,

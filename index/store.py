@@ -471,15 +471,6 @@ class Store:
             args.extend(exclude_briefings)
         return [r[0] for r in self.connect().execute(sql, args)]
 
-    def restricted_briefings(self) -> dict[str, tuple[str, ...]]:
-        """Briefings whose audience is not everyone: id -> audience."""
-        out: dict[str, tuple[str, ...]] = {}
-        for bid, aud in self.connect().execute("SELECT briefing_id, audience FROM briefings"):
-            audience = tuple(json.loads(aud))
-            if "all" not in audience:
-                out[bid] = audience
-        return out
-
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
         """How many passages contain each term (as FTS5 stems it); cached per store."""
         cache: dict[str, int] = self.__dict__.setdefault("_df_cache", {})
