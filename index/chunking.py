@@ -16,7 +16,7 @@ from index.models import Block, Passage
 
 # Bump when passage boundaries or ids change: the manifest records it and a mismatch forces
 # a full rebuild.
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 
 TokenCounter = Callable[[str], int]
 

@@ -91,6 +91,11 @@ class SentenceTransformerEmbedder:
 
         tok_file = self._path / "tokenizer.json"
         self._tokenizer = Tokenizer.from_file(str(tok_file)) if tok_file.exists() else None
+        if self._tokenizer is not None:
+            # The packaged tokenizer.json pads and truncates to 128: counted that way, every
+            # text would be "128 tokens" and no long paragraph would ever be split.
+            self._tokenizer.no_padding()
+            self._tokenizer.no_truncation()
         self._max_tokens = _read_max_seq_length(self._path)
         self._dim = _read_dim(self._path)
 
