@@ -24,7 +24,9 @@ def test_a_long_text_is_counted_past_the_packaged_tokenizers_128_limit(
     assert embedder.count_tokens("word " * 500) == 500
 
 
-def test_a_paragraph_longer_than_the_window_is_split_into_parts(embedder: SentenceTransformerEmbedder) -> None:
+def test_a_paragraph_longer_than_the_window_is_split_into_parts(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
     sentence = "The harbour authority inspected every crane on the eastern quay after the collapse. "
     text = sentence * 40  # about 600 word pieces
     block = Block(0, len(text.rstrip()), ("Findings",), "paragraph", 4)
