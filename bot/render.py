@@ -116,6 +116,8 @@ def report_lines(report: ReindexReport) -> list[str]:
         f"Passages: {report.passages_added} added ({report.passages_embedded} embedded), "
         f"{report.passages_removed} removed; {report.passages_total} in the index."
     )
+    if len(report.formats) > 1 or set(report.formats) - {"markdown", "text"}:
+        lines.append("By format: " + "; ".join(format_line(f, c) for f, c in report.formats.items()) + ".")
     if report.skipped:
         lines.append(f"Skipped {len(report.skipped)} file{'s' if len(report.skipped) != 1 else ''}:")
         lines.extend(f"  - {s.path}: {s.reason}" for s in report.skipped)
@@ -124,6 +126,25 @@ def report_lines(report: ReindexReport) -> list[str]:
         lines.extend(f"  - {w}" for w in report.warnings)
     lines.extend(_check_lines(report))
     return lines
+
+
+FORMAT_NAMES = {
+    "pdf": "PDF",
+    "docx": "Word",
+    "html": "HTML",
+    "eml": "e-mail",
+    "markdown": "Markdown",
+    "text": "text",
+}
+
+
+def format_line(fmt: str, counts: dict[str, int]) -> str:
+    """``PDF: 13 files, 9 briefings indexed, 2 skipped``."""
+    files = counts.get("files", 0)
+    line = f"{FORMAT_NAMES.get(fmt, fmt)}: {files} file{'s' if files != 1 else ''}, {counts.get('briefings', 0)} indexed"
+    if counts.get("skipped"):
+        line += f", {counts['skipped']} skipped"
+    return line
 
 
 def _check_lines(report: ReindexReport) -> list[str]:

@@ -95,7 +95,7 @@ class DocumentBuilder:
     def document(self, meta: BriefingMeta) -> ParsedDocument:
         """The parsed document; a leading heading equal to the title is not a section."""
         if not self.blocks:
-            raise BriefingError("no text found")
+            raise BriefingError("no text found (an empty document?)")
         blocks = self.blocks
         if self.headings and self.headings[0][0] == meta.title:
             blocks = [

@@ -231,7 +231,7 @@ def assemble(pages: list[list[Line]]) -> DocumentBuilder:
         for line in page:
             if _is_heading(line, body):
                 flush_para()
-                if heading and (line.size != heading[-1].size or _gap(heading[-1], line) > 1.6 * pitch):
+                if heading and (line.size != heading[-1].size or _gap(heading[-1], line) > 2.0 * line.size):
                     flush_heading()
                 heading.append(line)
                 prev = line
