@@ -76,8 +76,9 @@ class BriefBot(commands.Bot):
 
     def __init__(self, settings: Settings, handlers: Handlers) -> None:
         intents = discord.Intents.default()
-        # Slash commands need no privileged intent; only replies to mentions read messages.
-        intents.message_content = settings.mention_replies
+        # Slash commands need no privileged intent; only replies to mentions and briefing
+        # channels read messages.
+        intents.message_content = settings.mention_replies or bool(settings.briefing_channel_ids)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -96,10 +97,12 @@ class BriefBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         from bot.cogs.ask import AskCog
+        from bot.cogs.intake import IntakeCog
         from bot.cogs.moderation import ModerationCog
 
         await self.add_cog(AskCog(self))
         await self.add_cog(ModerationCog(self))
+        await self.add_cog(IntakeCog(self))
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         await self.sync_commands()
         self._start_background()
@@ -281,8 +284,8 @@ async def _run(bot: BriefBot, token: str) -> int:
         return 1
     except discord.PrivilegedIntentsRequired:
         print(
-            "briefbot: BRIEFBOT_MENTION_REPLIES needs the Message Content intent: enable it for the bot "
-            "in the Discord developer portal, or turn mention replies off.",
+            "briefbot: BRIEFBOT_MENTION_REPLIES and BRIEFBOT_BRIEFING_CHANNEL_IDS need the Message Content "
+            "intent: enable it for the bot in the Discord developer portal, or turn them off.",
             file=sys.stderr,
         )
         return 2
@@ -313,10 +316,12 @@ def command_payloads(settings: Settings) -> list[dict[str, Any]]:
 
     async def build() -> list[dict[str, Any]]:
         from bot.cogs.ask import AskCog
+        from bot.cogs.intake import IntakeCog
         from bot.cogs.moderation import ModerationCog
 
         await bot.add_cog(AskCog(bot))
         await bot.add_cog(ModerationCog(bot))
+        await bot.add_cog(IntakeCog(bot))
         return [cmd.to_dict(bot.tree) for cmd in bot.tree.get_commands()]
 
     return asyncio.run(build())

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from index.build import BuildOptions
 from index.chunking import ChunkOptions
+from index.formats.sandbox import ExtractLimits
 from index.search import SearchOptions
 from index.service import ServiceConfig
 
@@ -51,6 +52,10 @@ class Settings(BaseSettings):
     ask_rate_window: float = Field(60.0, gt=0)  # ... per this many seconds
     mention_replies: bool = False  # needs the privileged message-content intent
     max_upload_kb: int = Field(1024, ge=1, le=25 * 1024)
+    # messages posted here by moderators become briefings (needs the message-content intent)
+    briefing_channel_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    extract_timeout_seconds: float = Field(60.0, gt=0)  # one PDF, Word, HTML or e-mail file
+    extract_memory_mb: int = Field(2048, ge=64)
 
     # keeping current without a moderator
     watch: bool = False
@@ -64,6 +69,15 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
+    @field_validator("briefing_channel_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
     def service_config(self) -> ServiceConfig:
         """The index service's configuration, derived from these settings."""
         return ServiceConfig(
@@ -74,6 +88,7 @@ class Settings(BaseSettings):
                 max_bytes=int(self.max_file_mb * 1024 * 1024),
                 batch_size=self.batch_size,
                 keep_versions=self.keep_versions,
+                extract=ExtractLimits(self.extract_timeout_seconds, self.extract_memory_mb),
             ),
             search=SearchOptions(k=self.top_k, candidates=self.candidates),
             verify_checksums=self.verify_checksums,

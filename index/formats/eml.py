@@ -1,5 +1,6 @@
 """E-mail ``.eml`` briefings through Python's ``email`` package: the subject is the title,
-the Date header the date, the sender the source, ``Archived-At`` the link. The body is read
+the Date header the date, the sender the source, ``Archived-At`` the link (and
+``X-Briefbot-Audience`` who may see it, as front matter would). The body is read
 as plain text, Markdown or HTML (the HTML reader); attachments in a supported format become
 briefings of their own, ``<message id>#<file name>``.
 """
@@ -86,6 +87,9 @@ def read_message(rel_path: str, data: bytes, max_bytes: int, bid: str, depth: in
         raise BriefingError(
             "no text in the message or its attachments" + (f" ({'; '.join(warnings)})" if warnings else "")
         )
+    audience = _audience(message)
+    if audience:
+        docs = [dataclasses.replace(d, meta=dataclasses.replace(d.meta, audience=audience)) for d in docs]
     if warnings:
         first = docs[0]
         docs[0] = dataclasses.replace(
@@ -220,6 +224,13 @@ def _sender(message: EmailMessage) -> str | None:
         return clean_inline(raw) or None
     name, address = pairs[0]
     return clean_inline(name) or clean_inline(address) or None
+
+
+def _audience(message: EmailMessage) -> tuple[str, ...]:
+    """``X-Briefbot-Audience: moderators, Editors``: who may see the message's briefings
+    (as ``audience`` in a Markdown briefing's front matter); none means everyone."""
+    raw = str(message.get("X-Briefbot-Audience", "") or "")
+    return tuple(a for a in (clean_inline(x) for x in raw.split(",")) if a)
 
 
 def _archived_at(message: EmailMessage) -> str | None:

@@ -11,15 +11,16 @@ from bot.client import BriefBot, command_payloads, run_bot
 from bot.handlers import Handlers
 from bot.settings import Settings
 
-MODERATOR_COMMANDS = ("reindex", "status", "briefing")
+MODERATOR_COMMANDS = ("reindex", "status", "briefing", "Add to briefings")
 MANAGE_GUILD = 1 << 5
 
 
 def test_command_payloads_list_every_command_offline(bot_settings: Settings) -> None:
     payloads = {p["name"]: p for p in command_payloads(bot_settings)}
 
-    assert set(payloads) == {"ask", "reindex", "status", "briefing", "Ask the briefings"}
+    assert set(payloads) == {"ask", "reindex", "status", "briefing", "Ask the briefings", "Add to briefings"}
     assert payloads["Ask the briefings"]["type"] == 3  # a message context menu
+    assert payloads["Add to briefings"]["type"] == 3
     ask_options = {o["name"]: o for o in payloads["ask"]["options"]}
     assert list(ask_options) == ["question", "briefing", "since", "private"]
     assert ask_options["question"]["required"] and ask_options["briefing"]["autocomplete"]
