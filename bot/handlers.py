@@ -187,7 +187,13 @@ class Handlers:
 
     async def put_corpus_file(self, rel_path: str, data: bytes) -> None:
         """Write (or replace) a file under the corpus folder, atomically, in a worker thread."""
-        await asyncio.to_thread(_write_atomic, self._inside_corpus(rel_path), data)
+        path = self._inside_corpus(rel_path)
+
+        def write() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(path, data)
+
+        await asyncio.to_thread(write)
 
     async def delete_corpus_file(self, rel_path: str) -> bool:
         """Delete a file under the corpus folder; False when it was not there."""

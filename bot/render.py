@@ -19,15 +19,20 @@ NOTHING = "Nothing in the briefings matches this question."
 
 
 def attribution_line(a: Attribution) -> str:
-    """``Title (date), section, ¶ n — source``."""
+    """``Title (date), section, p. 3, ¶ n — source`` (the page for PDF briefings)."""
     parts = [f"{a.title} ({a.date_label})"]
     if a.section:
         parts.append(a.section)
-    parts.append(f"¶ {a.paragraph_label}")
+    parts.append(paragraph_ref(a.paragraph_label, a.page))
     line = ", ".join(parts)
     if a.source:
         line += f" — {a.source}"
     return line
+
+
+def paragraph_ref(label: str, page: int | None) -> str:
+    """``¶ 4``, or ``p. 3, ¶ 4`` when the briefing has pages."""
+    return f"p. {page}, ¶ {label}" if page else f"¶ {label}"
 
 
 def also_in_line(q: Quote) -> str | None:

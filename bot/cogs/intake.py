@@ -148,22 +148,33 @@ class IntakeCog(commands.Cog):
     def _watched(self, channel_id: int | None) -> bool:
         return channel_id is not None and channel_id in self.bot.settings.briefing_channel_ids
 
-    def _counts(self, message: discord.Message) -> bool:
+    async def _counts(self, message: discord.Message) -> bool:
         """A message in a briefing channel becomes a briefing: posted there by a moderator."""
-        return (
-            self._watched(message.channel.id)
-            and not message.author.bot
-            and member_is_moderator(message.author, self.bot.settings)
-        )
+        if not self._watched(message.channel.id) or message.author.bot:
+            return False
+        author: discord.User | discord.Member | None = message.author
+        if not isinstance(author, discord.Member) and message.guild is not None:
+            # Messages read from history (and some edits) carry a user, not a member.
+            author = message.guild.get_member(message.author.id)
+            if author is None:
+                try:
+                    author = await message.guild.fetch_member(message.author.id)
+                except discord.HTTPException:
+                    return False  # left the server, or cannot be checked: not a moderator
+        return author is not None and member_is_moderator(author, self.bot.settings)
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        if self._counts(message):
+        if await self._counts(message):
             await self._store(message)
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        if self._watched(payload.channel_id) and self._counts(payload.message):
+        if not self._watched(payload.channel_id):
+            return
+        kept = await asyncio.to_thread(self._is_kept, payload.channel_id, payload.message_id)
+        # Only its author can edit a message: one that was kept was a moderator's.
+        if kept or await self._counts(payload.message):
             await self._store(payload.message)
 
     @commands.Cog.listener()
@@ -223,7 +234,7 @@ class IntakeCog(commands.Cog):
         async for message in channel.history(limit=CATCH_UP_MESSAGES):
             count += 1
             oldest = message.id
-            if not self._counts(message):
+            if not await self._counts(message):
                 continue
             seen.add(message.id)
             if message.id in known and message.edited_at is None:
@@ -247,6 +258,9 @@ class IntakeCog(commands.Cog):
         if not folder.is_dir():
             return set()
         return {int(p.stem) for p in folder.glob("*.eml") if p.stem.isdigit()}
+
+    def _is_kept(self, channel_id: int, message_id: int) -> bool:
+        return (self.bot.handlers.service.config.corpus_dir / message_path(channel_id, message_id)).is_file()
 
     def _differs(self, rel_path: str, data: bytes) -> bool:
         path = self.bot.handlers.service.config.corpus_dir / rel_path
