@@ -38,7 +38,7 @@ def paragraph_ref(label: str, page: int | None) -> str:
 def also_in_line(q: Quote) -> str | None:
     if not q.also_in:
         return None
-    items = [f"{o.title} ({o.date_label}), ¶ {o.paragraph_label}" for o in q.also_in]
+    items = [f"{o.title} ({o.date_label}), {paragraph_ref(o.paragraph_label, o.page)}" for o in q.also_in]
     return "Also in: " + "; ".join(items)
 
 

@@ -69,7 +69,7 @@ class IntakeCog(commands.Cog):
         """Preview the briefings a message gives; Confirm saves and indexes them."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         briefing = await self.briefing_of(message, strict=True)
-        data = to_eml(briefing)
+        data = await asyncio.to_thread(to_eml, briefing)
         docs = await self._checked(briefing, data)
         view = ConfirmView(self, interaction.user.id, briefing, data)
         await interaction.followup.send(
@@ -197,7 +197,8 @@ class IntakeCog(commands.Cog):
             briefing = await self.briefing_of(message, strict=False)
             if not briefing.has_text and not briefing.attachments:
                 return
-            await self.bot.handlers.put_corpus_file(briefing.rel_path, to_eml(briefing))
+            data = await asyncio.to_thread(to_eml, briefing)
+            await self.bot.handlers.put_corpus_file(briefing.rel_path, data)
         except (discord.HTTPException, UserFacingError, OSError):
             log.warning("could not keep message %s of a briefing channel", message.id, exc_info=True)
             return
@@ -240,9 +241,9 @@ class IntakeCog(commands.Cog):
             if message.id in known and message.edited_at is None:
                 continue  # kept when it was posted, and unchanged since
             briefing = await self.briefing_of(message, strict=False)
-            data = to_eml(briefing)
             if not briefing.has_text and not briefing.attachments:
                 continue
+            data = await asyncio.to_thread(to_eml, briefing)
             if await asyncio.to_thread(self._differs, briefing.rel_path, data):
                 await self.bot.handlers.put_corpus_file(briefing.rel_path, data)
                 changed = True

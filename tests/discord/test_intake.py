@@ -240,3 +240,24 @@ async def test_at_start_the_bot_catches_up_with_posts_made_while_it_was_away(
     await world.env.settle()
 
     assert any(m.title == "Vellin ferry strike ends" for m in service.briefings())
+
+
+@pytest.mark.bot_settings(briefing_channel_ids=[1])
+async def test_at_start_a_post_deleted_while_the_bot_was_away_is_removed(
+    world: World, corpus: Path, service: BriefingService
+) -> None:
+    _watch(world, world.channel)
+    await world.mod.send(world.channel, "Kept: the harbour opens at six every morning this month.")
+    posted = await world.mod.send(world.channel, FERRY)
+    await world.env.settle()
+    world.env.bot.settings.briefing_channel_ids = []  # "offline"
+    await world.mod.delete(posted)
+    _watch(world, world.channel)
+
+    await world.env.restart_bot(fresh_bot(world.env.bot.settings, service))
+    await world.env.settle()
+
+    assert not (corpus / message_path(world.channel.id, posted.id)).exists()
+    titles = {m.title for m in service.briefings()}
+    assert "Vellin ferry strike ends" not in titles
+    assert "Kept: the harbour opens at six every morning this month." in titles
