@@ -35,6 +35,8 @@ _PAGE_NUMBER = re.compile(
     r"(?i)^(?:page\s*)?[-–—(]?\s*(?:\d{1,4}|[ivxlc]{1,7})\s*[-–—)]?(?:\s*(?:of|/)\s*\d{1,4})?$"
 )
 _BOLD_NAME = re.compile(r"(?i)bold|black|heavy|semibold|demi")
+MAX_HEADING_LINES = 4
+MAX_HEADING_CHARS = 300
 
 
 @dataclass
@@ -214,7 +216,15 @@ def assemble(pages: list[list[Line]]) -> DocumentBuilder:
 
     def flush_heading() -> None:
         if heading:
-            at = builder.heading(" ".join(clean_inline(x.text) for x in heading), levels[heading[0].size])
+            text = " ".join(clean_inline(x.text) for x in heading)
+            if len(heading) > MAX_HEADING_LINES or len(text) > MAX_HEADING_CHARS:
+                # Many lines in a large or bold font are a paragraph set large, not a heading:
+                # headings are not quoted, so it must not be lost as one.
+                para.extend(heading)
+                heading.clear()
+                flush_para()
+                return
+            at = builder.heading(text, levels[heading[0].size])
             for line in heading:
                 if id(line) in firsts and at >= 0:
                     starts.setdefault(firsts[id(line)], at)

@@ -96,3 +96,32 @@ def test_unreadable_pdfs_are_refused_with_the_reason(name: str, reason: str) -> 
         read_fixture(name)
 
     assert err.value.reason == reason
+
+
+def test_a_long_passage_set_in_a_large_font_is_quoted_not_taken_for_a_heading() -> None:
+    from index.formats.pdf import Line, assemble
+
+    big = [
+        Line(
+            1, f"Large print line {n} of the lead paragraph", 72, 500, 700 - 24 * n, 680 - 24 * n, 18.0, False
+        )
+        for n in range(6)
+    ]
+    body = [
+        Line(
+            1,
+            f"Body line {n} in the usual size of the text",
+            72,
+            500,
+            500 - 14 * n,
+            490 - 14 * n,
+            11.0,
+            False,
+        )
+        for n in range(8)
+    ]
+
+    builder = assemble([big + body])
+
+    assert builder.headings == []
+    assert builder.text.startswith("Large print line 0 of the lead paragraph Large print line 1")
