@@ -22,7 +22,8 @@ import numpy as np
 
 from index.chunking import ChunkOptions, make_passages
 from index.embedder import Embedder
-from index.formats import READERS_VERSION, format_label
+from index.formats import EXTRACTED_SUFFIXES, READERS_VERSION, format_label
+from index.formats.memo import UnreadableMemo
 from index.formats.sandbox import ExtractionSandbox, ExtractLimits
 from index.manifest import Manifest, ManifestError, read_manifest, seal, verify, write_json_atomic
 from index.models import BriefingMeta, Passage, ReindexReport, Skipped
@@ -186,12 +187,19 @@ def _reindex_locked(
         parsed: list[tuple[ParsedDocument, list[Passage]]] = []
         parsed_paths: set[str] = set()
         seen: set[str] = set()
+        memo = UnreadableMemo(layout.root)
         with ExtractionSandbox(opts.extract) as sandbox:
             for i, s in enumerate(to_parse):
+                extracted = Path(s.rel).suffix.lower() in EXTRACTED_SUFFIXES
+                known = memo.known(s.rel, s.sha256) if extracted and not full else None
                 try:
+                    if known is not None:  # refused before and unchanged since: not again
+                        raise BriefingError(known)
                     docs = sandbox.parse(s.rel, s.data, opts.max_bytes)
                     items = [(doc, _passages(doc, embedder, chunk_opts)) for doc in docs]
                 except BriefingError as exc:
+                    if extracted:
+                        memo.refused(s.rel, s.sha256, exc.reason)
                     report.skipped.append(Skipped(s.rel, exc.reason))
                     if s.rel in indexed_paths and not rebuild:
                         report.warnings.append(f"{s.rel}: kept the previously indexed version")
@@ -212,6 +220,7 @@ def _reindex_locked(
                         report.warnings.append(f"{s.rel}: {w}")
                     parsed.append((doc, passages))
                 tick("parse", i + 1, len(to_parse))
+        memo.save()
 
         new_ids = {doc.meta.briefing_id for doc, _ in parsed}
         for doc, _ in parsed:

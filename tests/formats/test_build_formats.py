@@ -9,7 +9,9 @@ import pytest
 
 from bot import app
 from bot.cli import main
+from index.formats.sandbox import ExtractionSandbox
 from index.models import quote_json
+from index.parsing import ParsedDocument
 from index.service import BriefingService
 from tests.conftest import make_service
 from tests.fakes import FakeEmbedder
@@ -145,3 +147,29 @@ def test_briefbot_index_prints_what_each_format_gave_and_why_files_were_skipped(
     assert "By format: Word: 2 files, 1 indexed, 1 skipped; e-mail: 1 file, 2 indexed;" in out
     assert "PDF: 5 files, 2 indexed, 3 skipped." in out
     assert "  - scanned.pdf: no text layer (scanned?)" in out
+
+
+def test_a_file_that_could_not_be_extracted_is_not_tried_again_while_unchanged(
+    mixed_service: BriefingService, mixed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mixed_service.reindex()
+    tried: list[str] = []
+    parse = ExtractionSandbox.parse
+
+    def counting(self: ExtractionSandbox, rel_path: str, data: bytes, max_bytes: int) -> list[ParsedDocument]:
+        tried.append(rel_path)
+        return parse(self, rel_path, data, max_bytes)
+
+    monkeypatch.setattr(ExtractionSandbox, "parse", counting)
+
+    again = mixed_service.reindex()
+    assert tried == []
+    assert {s.path for s in again.skipped} == {
+        "scanned.pdf",
+        "password.pdf",
+        "lies-html.pdf",
+        "lies-text.docx",
+    }
+
+    mixed_service.reindex(full=True)
+    assert set(tried) >= {"scanned.pdf", "password.pdf"}
