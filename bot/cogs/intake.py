@@ -41,6 +41,10 @@ CATCH_UP_MESSAGES = 200  # per briefing channel, newest first, at start
 RETRY_SECONDS = 5.0  # a channel change waits this long when another reindex is running
 MODERATORS_ONLY = ("moderators",)
 PREVIEW_COLOUR = discord.Colour.gold()
+# Eight briefings of at most 100 + 400 characters keep the preview under Discord's 6,000.
+PREVIEW_BRIEFINGS = 8
+PREVIEW_NAME_CHARS = 100
+PREVIEW_VALUE_CHARS = 400
 
 
 class IntakeCog(commands.Cog):
@@ -328,17 +332,19 @@ def preview_embed(briefing: MessageBriefing, docs: list[ParsedDocument]) -> disc
         ),
         colour=PREVIEW_COLOUR,
     )
-    for doc in docs[:10]:
+    for doc in docs[:PREVIEW_BRIEFINGS]:
         m = doc.meta
         lines = [f"{m.date_label}" + (f" — {m.source}" if m.source else ""), f"{len(doc.blocks)} paragraphs"]
         if m.url:
             lines.append(m.url)
         lines.extend(f"⚠ {w}" for w in m.warnings)
         embed.add_field(
-            name=embeds.clip(m.title, embeds.FIELD_NAME_MAX),
-            value=embeds.clip("\n".join(lines), embeds.FIELD_VALUE_MAX),
+            name=embeds.clip(m.title, PREVIEW_NAME_CHARS),
+            value=embeds.clip("\n".join(lines), PREVIEW_VALUE_CHARS),
             inline=False,
         )
+    if len(docs) > PREVIEW_BRIEFINGS:
+        embed.add_field(name="And", value=f"{len(docs) - PREVIEW_BRIEFINGS} more briefings", inline=False)
     if briefing.skipped:
         left_out = "\n".join(f"{name}: {why}" for name, why in briefing.skipped)
         embed.add_field(name="Not added", value=embeds.clip(left_out, embeds.FIELD_VALUE_MAX), inline=False)
