@@ -151,30 +151,29 @@ def html_candidates() -> dict[str, Extractor]:
 
 
 def eml_candidates() -> dict[str, Extractor]:
-    import dataclasses
+    import email
+    from email import policy
 
-    from index.formats import eml
+    from index.formats.html import parse_html
+    from index.parsing import parse_briefing
 
-    def body(prefer: tuple[str, ...]) -> Extractor:
-        def run(data: bytes) -> list[str]:
-            original = eml.EmailMessage.get_body
+    def part_text(data: bytes, subtype: str) -> str:
+        message = email.message_from_bytes(data, policy=policy.default)
+        part = message.get_body(preferencelist=(subtype,))  # type: ignore[attr-defined]
+        return str(part.get_content()) if part is not None else ""
 
-            def get_body(self: Any, preferencelist: tuple[str, ...] = prefer) -> Any:
-                return original(self, preferencelist=prefer)
+    def plain(data: bytes) -> list[str]:
+        doc = parse_briefing("body.txt", part_text(data, "plain").encode("utf-8"))
+        return [doc.text[b.start : b.end] for b in doc.blocks]
 
-            eml.EmailMessage.get_body = get_body  # type: ignore[method-assign]
-            try:
-                doc = eml.read("sample.eml", data, 1 << 30)[0]
-            finally:
-                eml.EmailMessage.get_body = original  # type: ignore[method-assign]
-            doc = dataclasses.replace(doc)
-            return [doc.text[b.start : b.end] for b in doc.blocks]
-
-        return run
+    def html(data: bytes) -> list[str]:
+        doc = parse_html("body.html", part_text(data, "html").encode("utf-8"), sniff=False)
+        return [doc.text[b.start : b.end] for b in doc.blocks]
 
     return {
-        "email + plain-text body (plain-text parser)": body(("plain",)),
-        "shipped: email + HTML body (trafilatura)": body(("html", "markdown", "plain")),
+        "email + plain-text body (plain-text parser)": plain,
+        "email + HTML body (trafilatura)": html,
+        "shipped: index/formats/eml.py (HTML body first)": _shipped(".eml"),
     }
 
 

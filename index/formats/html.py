@@ -36,9 +36,12 @@ def parse_html(
     when: date | None = None,
     source: str | None = None,
     url: str | None = None,
+    sniff: bool = True,
 ) -> ParsedDocument:
-    """An HTML document; the keyword values (from an e-mail's headers) win over the page's."""
-    check_html(data, "html")
+    """An HTML document; the keyword values (from an e-mail's headers) win over the page's.
+    ``sniff``: check that the bytes are HTML (an e-mail's text/html part says so itself)."""
+    if sniff:
+        check_html(data, "html")
     html = repair_byte_strings(decode_html(data))
     xml = trafilatura.extract(
         html,

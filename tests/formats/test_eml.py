@@ -42,3 +42,18 @@ def test_every_briefing_of_a_message_carries_the_files_hash() -> None:
 def test_a_file_named_eml_that_is_not_a_message_is_refused() -> None:
     with pytest.raises(BriefingError, match="not an e-mail message"):
         parse_file("note.eml", b"Just some words, no headers at all.\n")
+
+
+def test_a_message_whose_html_part_has_no_text_is_read_from_its_plain_part() -> None:
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["Subject"] = "Harbour note"
+    msg["From"] = "Harbour Office <office@example.org>"
+    msg["Date"] = "Tue, 04 Mar 2025 09:00:00 +0000"
+    msg.set_content("The Vellin ferry runs again from Monday after the strike ended.\n")
+    msg.add_alternative("<html><body><img src='logo.png'></body></html>", subtype="html")
+
+    (doc,) = parse_file("note.eml", bytes(msg))
+
+    assert block_texts(doc) == ["The Vellin ferry runs again from Monday after the strike ended."]
