@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -27,6 +29,7 @@ from index.parsing import BriefingError, ParsedDocument, parse_file
 log = logging.getLogger(__name__)
 
 _ROOT = Path(__file__).resolve().parents[2]  # the folder holding the ``index`` package
+_SECRET = re.compile(r"(?i)token|secret|password|passwd|credential|api_?key|private_?key")
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,9 @@ class ExtractionSandbox:
         self._kill()
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        env = dict(os.environ)
+        # A hostile file that took over a library must not find the bot's token in its
+        # environment, nor the .env file in its working folder.
+        env = {k: v for k, v in os.environ.items() if not _SECRET.search(k)}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
         try:
             self._proc = subprocess.Popen(
@@ -112,7 +117,7 @@ class ExtractionSandbox:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 env=env,
-                cwd=str(_ROOT),
+                cwd=tempfile.gettempdir(),
             )
         finally:
             os.close(to_child_r)
@@ -158,6 +163,7 @@ def _child(read_fd: int, write_fd: int, memory_mb: int) -> None:
 
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    _die_with_parent()
     warnings.simplefilter("ignore")
     logging.disable(logging.CRITICAL)  # libraries' complaints about odd files are not ours
     recv, send = Connection(read_fd), Connection(write_fd)
@@ -179,6 +185,18 @@ def _child(read_fd: int, write_fd: int, memory_mb: int) -> None:
             answer = ("error", f"could not be extracted ({type(exc).__name__}: {str(exc)[:200]})")
         del data, request
         send.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _die_with_parent() -> None:
+    """On Linux, be killed when the parent dies (no orphan left looping on a bad file)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from index.formats.sandbox import ExtractionSandbox, ExtractLimits
@@ -43,3 +45,15 @@ def test_markdown_and_text_are_parsed_without_a_child() -> None:
         docs = sandbox.parse("note.md", b"# Title\n\nA paragraph of text here.\n", 10**6)
 
         assert docs[0].meta.title == "Title" and sandbox._proc is None
+
+
+def test_the_child_gets_no_secrets_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "do-not-leak")
+    monkeypatch.setenv("HOME_FOR_TEST", "kept")
+    with ExtractionSandbox() as sandbox:
+        sandbox.parse("a.pdf", PDF, 10**6)
+        pid = sandbox._proc.pid if sandbox._proc else 0
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+
+    assert b"HOME_FOR_TEST=kept" in environ
+    assert not any(v.startswith(b"DISCORD_TOKEN=") for v in environ)
