@@ -15,6 +15,8 @@ from index.confidence import Calibration
 from index.service import BriefingService, ServiceConfig
 from tests.fakes import FakeEmbedder
 
+pytest_plugins = ("tests.pgserver",)
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_CORPUS = REPO / "corpus"
 USER_BRIEFING = SAMPLE_CORPUS / "000_457032d09a867f08.txt"
