@@ -15,7 +15,8 @@ from index.backend import PassageFilter
 from index.build import reindex
 from index.pg.backend import PgBackend
 from index.pg.database import Database
-from index.pg.reader import PgVersion
+from index.pg.lexical import matching_lexemes
+from index.pg.reader import PgVersion, hnsw_query
 from index.search import IndexVersion
 from index.store import query_terms
 from index.versions import IndexLayout
@@ -118,19 +119,15 @@ def test_the_hnsw_index_answers_large_sets_with_the_exact_top_results(both: Both
         assert len(set(exact) & set(found)) >= 4, question
 
 
-def test_the_hnsw_path_uses_the_vector_index(both: Both) -> None:
+def test_the_hnsw_query_is_one_the_vector_index_serves(both: Both) -> None:
+    # On 123 rows the planner rightly prefers a scan; without scans it must find the index.
     qvec = both.embedder.encode_query("harbor crane")
     d = both.pg.dim
-    with both.db.connection() as con:
-        plan = "\n".join(
-            r[0]
-            for r in con.execute(
-                f"EXPLAIN SELECT vid FROM passages WHERE dim = {d} AND rev_id = ANY(%s::bigint[]) "
-                f"ORDER BY (embedding::vector({d})) <=> %s::vector({d}) LIMIT 10",
-                (both.pg.revs(None), qvec),
-            )
-        )
-    assert f"passages_hnsw_{d}" in plan
+    with both.db.connection() as con, con.transaction():
+        con.execute("SET LOCAL enable_seqscan = off")
+        explain = b"EXPLAIN " + hnsw_query(d)
+        plan = "\n".join(r[0] for r in con.execute(explain, {"q": qvec, "revs": both.pg.revs(None), "k": 10}))
+    assert f"Index Scan using passage_vectors_hnsw_{d}" in plan
 
 
 @pytest.mark.parametrize("exact_max", [10_000, 0], ids=["exact", "hnsw"])
@@ -220,3 +217,45 @@ def test_reusable_vectors_are_found_by_embed_hash(both: Both) -> None:
     for sp in some:
         vec, _ = found[sp.embed_hash]
         assert np.allclose(vec, both.files.vectors.get([sp.passage.vid])[0])
+
+
+def test_words_in_half_the_passages_select_no_candidates_unless_alone() -> None:
+    df = {"harbor": 60, "crane": 3, "dock": 10}
+    assert matching_lexemes(df, 100) == ["crane", "dock"]
+    assert matching_lexemes({"harbor": 60, "the": 90}, 100) == ["harbor", "the"]
+
+
+def test_on_a_large_corpus_the_rarest_words_select_candidates_within_the_budget() -> None:
+    df = {"a": 15_000, "b": 9_000, "c": 40}
+    assert matching_lexemes(df, 1_000_000, budget=20_000) == ["c", "b"]
+    assert matching_lexemes({"a": 50_000}, 1_000_000, budget=20_000) == ["a"]  # at least one
+
+
+def test_common_words_still_rank_passages_as_fts5_does(
+    pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    corpus = tmp_path_factory.mktemp("common") / "corpus"
+    corpus.mkdir()
+    for i in range(6):
+        extra = " The crane fell on the quay." if i == 2 else ""
+        body = f"The harbor reopened today after storm number {i}.{extra}\n\nThe harbor master thanked crews."
+        (corpus / f"2024-01-0{i + 1}-harbor-{i}.md").write_text(f"# Harbor news {i}\n\n{body}\n")
+    emb = FakeEmbedder()
+    layout = IndexLayout(tmp_path_factory.mktemp("files-common") / "index")
+    version = reindex(corpus, layout, emb).version
+    assert version is not None
+    files = IndexVersion(layout.version_dir(version))
+    name = pg_server.create_database()
+    db = open_db(pg_server.url(name))
+    try:
+        backend = PgBackend(db)
+        pg = backend.open_version(build(backend, emb, parse_corpus(corpus, emb)))
+        for question in ("harbor crane", "harbor", "harbor crews"):
+            terms = query_terms(question)
+            _same_ranking(
+                files.store.lexical_search(terms, 20, WEIGHTS), pg.lexical_search(terms, 20, WEIGHTS), 1e-6
+            )
+    finally:
+        files.close()
+        db.close()
+        pg_server.drop_database(name)

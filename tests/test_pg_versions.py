@@ -15,10 +15,13 @@ import psycopg
 import pytest
 
 from index.backend import VersionUnavailable
+from index.build import reindex
 from index.models import ReindexReport
 from index.pg.backend import PgBackend
 from index.pg.database import Database
-from index.versions import ReindexBusyError
+from index.search import IndexVersion
+from index.store import query_terms
+from index.versions import IndexLayout, ReindexBusyError
 from tests.fakes import FakeEmbedder
 from tests.pg_helpers import Parsed, add, build, building, open_db, parse_corpus
 
@@ -140,7 +143,7 @@ def test_sealing_refuses_a_version_whose_passages_are_missing(
     with backend.writer() as writer:
         builder = writer.begin(None, model=emb.name, dim=emb.dim, chunker="test")
         add(builder, emb, *parsed[0])
-        writer.con.execute("DELETE FROM passages WHERE ordinal = 0")
+        writer.con.execute("DELETE FROM passage_vectors WHERE ordinal = 0")
         with pytest.raises(RuntimeError, match="out of step"):
             builder.seal(ReindexReport(version=builder.version))
         builder.abort()
@@ -358,3 +361,25 @@ def test_the_last_report_is_the_newest_saved(backend: PgBackend) -> None:
         5,
         ["x.md: kept"],
     )
+
+
+def test_term_statistics_stay_exact_in_versions_built_on_others(
+    backend: PgBackend, parsed: Parsed, corpus: Path, tmp_path: Path
+) -> None:
+    emb = FakeEmbedder()
+    first = build(backend, emb, parsed)
+    (corpus / "000_457032d09a867f08.txt").unlink()
+    changed = _changed(parsed, corpus, "Two dock workers", "Two dock workers and a harbor pilot")
+    with building(backend, emb, base=first) as builder:
+        builder.remove_briefing("000_457032d09a867f08")
+        for meta, passages in changed:
+            add(builder, emb, meta, passages)
+    layout = IndexLayout(tmp_path / "files")
+    files = IndexVersion(layout.version_dir(reindex(corpus, layout, emb).version or ""))
+    terms = query_terms("Iran Russia supply drones harbor pilot dock workers crane Lindenfall water")
+    try:
+        assert backend.open_version(builder.version).document_frequencies(terms) == (
+            files.store.document_frequencies(terms)
+        )
+    finally:
+        files.close()

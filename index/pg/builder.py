@@ -23,21 +23,32 @@ from index.backend import VersionMeta
 from index.models import BriefingMeta, Passage, ReindexReport
 from index.pg.lexical import CONFIG, count_words
 from index.pg.reader import VERSION_COLS, version_meta
-from index.pg.schema import ensure_vector_index
+from index.pg.schema import ensure_vector_index, vector_index_exists
 from index.store import pack_vectors
 from index.versions import utc_now
 
-_INSERT_PASSAGE = f"""
+_INSERT_PASSAGE = """
 INSERT INTO passages (rev_id, ordinal, corpus_id, vid, passage_id, briefing_id, paragraph,
     paragraph_end, part, section, start_offset, end_offset, text, content_hash, embed_hash, kind,
-    sentences, sentence_vectors, n_tokens, dim, embedding, tsv)
+    sentences, sentence_vectors)
 VALUES (%(rev)s, %(ordinal)s, %(corpus)s, %(vid)s, %(pid)s, %(bid)s, %(paragraph)s, %(paragraph_end)s,
     %(part)s, %(section)s, %(start)s, %(end)s, %(text)s, %(content_hash)s, %(embed_hash)s, %(kind)s,
-    %(sentences)s, %(sent)s, %(n_tokens)s, %(dim)s, %(vec)s,
+    %(sentences)s, %(sent)s)
+"""
+_INSERT_VECTOR = """
+INSERT INTO passage_vectors (rev_id, ordinal, vid, dim, embedding)
+VALUES (%(rev)s, %(ordinal)s, %(vid)s, %(dim)s, %(vec)s)
+"""
+_INSERT_TERMS = f"""
+INSERT INTO passage_terms (rev_id, ordinal, vid, n_tokens, tsv)
+VALUES (%(rev)s, %(ordinal)s, %(vid)s, %(n_tokens)s,
     setweight(to_tsvector('{CONFIG}', %(title)s), 'A')
     || setweight(to_tsvector('{CONFIG}', %(section_text)s), 'B')
     || setweight(to_tsvector('{CONFIG}', %(text)s), 'D'))
 """
+
+
+ANALYZE_AFTER = 5_000  # passages added by a build after which the planner's statistics are refreshed
 
 
 class PgVersionBuilder:
@@ -65,7 +76,12 @@ class PgVersionBuilder:
         self.model = model
         self.dim = dim
         self.chunker = chunker
-        ensure_vector_index(con, dim)
+        # Building a graph after a large first load is much faster than growing it row by row;
+        # once the index exists (other versions, other corpora) it is updated as rows come.
+        self._index_at_seal = not vector_index_exists(con, dim)
+        self._added = 0
+        if not self._index_at_seal:
+            ensure_vector_index(con, dim)
         builder = {"pid": str(os.getpid()), "host": socket.gethostname(), "since": utc_now()}
         with con.transaction():
             con.execute(
@@ -137,44 +153,44 @@ class PgVersionBuilder:
             ).fetchone()
             assert row is not None
             rev = int(row[0])
-            with self.con.cursor() as cur:
-                cur.executemany(
-                    _INSERT_PASSAGE,
-                    [
-                        {
-                            "rev": rev,
-                            "ordinal": p.ordinal,
-                            "corpus": self.corpus_id,
-                            "vid": p.vid,
-                            "pid": p.passage_id,
-                            "bid": p.briefing_id,
-                            "paragraph": p.paragraph,
-                            "paragraph_end": p.paragraph_end,
-                            "part": p.part,
-                            "section": json.dumps(list(p.section)),
-                            "start": p.start,
-                            "end": p.end,
-                            "text": p.text,
-                            "content_hash": p.content_hash,
-                            "embed_hash": h,
-                            "kind": p.kind,
-                            "sentences": json.dumps([list(x) for x in p.sentences]),
-                            "sent": pack_vectors(sv),
-                            "n_tokens": n_words,
-                            "dim": self.dim,
-                            "vec": vecs[i],
-                            "title": meta.title,
-                            "section_text": " ".join(p.section),
-                        }
-                        for i, (p, h, sv, n_words) in enumerate(
-                            zip(passages, embed_hashes, sentence_vectors, words, strict=True)
-                        )
-                    ],
+            rows = [
+                {
+                    "rev": rev,
+                    "ordinal": p.ordinal,
+                    "corpus": self.corpus_id,
+                    "vid": p.vid,
+                    "pid": p.passage_id,
+                    "bid": p.briefing_id,
+                    "paragraph": p.paragraph,
+                    "paragraph_end": p.paragraph_end,
+                    "part": p.part,
+                    "section": json.dumps(list(p.section)),
+                    "start": p.start,
+                    "end": p.end,
+                    "text": p.text,
+                    "content_hash": p.content_hash,
+                    "embed_hash": h,
+                    "kind": p.kind,
+                    "sentences": json.dumps([list(x) for x in p.sentences]),
+                    "sent": pack_vectors(sv),
+                    "n_tokens": n_words,
+                    "dim": self.dim,
+                    "vec": vecs[i],
+                    "title": meta.title,
+                    "section_text": " ".join(p.section),
+                }
+                for i, (p, h, sv, n_words) in enumerate(
+                    zip(passages, embed_hashes, sentence_vectors, words, strict=True)
                 )
+            ]
+            with self.con.cursor() as cur:
+                for sql in (_INSERT_PASSAGE, _INSERT_VECTOR, _INSERT_TERMS):
+                    cur.executemany(sql, rows)
             self.con.execute(
                 "INSERT INTO version_members (corpus_id, version, briefing_id, rev_id) VALUES (%s, %s, %s, %s)",
                 (self.corpus_id, self.version, meta.briefing_id, rev),
             )
+        self._added += len(passages)
 
     def counts(self) -> tuple[int, int]:
         """(briefings, passages) of the version so far."""
@@ -188,19 +204,30 @@ class PgVersionBuilder:
 
     def seal(self, report: ReindexReport) -> VersionMeta:
         """Check the version is whole and mark it complete (not yet live)."""
+        if self._index_at_seal:
+            ensure_vector_index(self.con, self.dim)
+        if self._added >= ANALYZE_AFTER:
+            # Fresh statistics, or the planner misjudges how selective a word or filter is.
+            self.con.execute("ANALYZE passages, passage_vectors, passage_terms")
         with self.con.transaction():
+            self._term_stats()
             row = self.con.execute(
                 "SELECT count(*), coalesce(sum(r.passage_count), 0), coalesce(sum(r.tokens), 0), "
-                "(SELECT count(*) FROM passages p JOIN version_members m2 ON m2.rev_id = p.rev_id "
-                " WHERE m2.corpus_id = %(c)s AND m2.version = %(v)s) "
-                "FROM version_members m JOIN briefing_revs r ON r.rev_id = m.rev_id "
+                + ", ".join(
+                    f"(SELECT count(*) FROM {table} x JOIN version_members m2 ON m2.rev_id = x.rev_id "
+                    "WHERE m2.corpus_id = %(c)s AND m2.version = %(v)s)"
+                    for table in ("passages", "passage_vectors", "passage_terms")
+                )
+                + " FROM version_members m JOIN briefing_revs r ON r.rev_id = m.rev_id "
                 "WHERE m.corpus_id = %(c)s AND m.version = %(v)s",
                 {"c": self.corpus_id, "v": self.version},
             ).fetchone()
             assert row is not None
-            briefings, passages, tokens, rows = (int(x) for x in row)
-            if rows != passages:
-                raise RuntimeError(f"index out of step: {passages} passages listed but {rows} stored")
+            briefings, passages, tokens, *stored = (int(x) for x in row)
+            if any(n != passages for n in stored):
+                raise RuntimeError(
+                    f"index out of step: {passages} passages listed but {stored} stored (text, vectors, terms)"
+                )
             done = self.con.execute(
                 "UPDATE versions SET state = 'sealed', sealed_at = now(), briefings = %s, passages = %s, "
                 "tokens = %s, build_seconds = %s, report = %s WHERE corpus_id = %s AND version = %s "
@@ -219,6 +246,37 @@ class PgVersionBuilder:
                 raise RuntimeError(f"version {self.version} is no longer being built")
         return version_meta(done, self.engine)
 
+    def _term_stats(self) -> None:
+        """The version's term statistics: the base's, plus the revisions it added, minus those
+        it dropped (one changed briefing costs that briefing), or counted afresh."""
+        c, v, base = self.corpus_id, self.version, self.base
+        members = "SELECT rev_id FROM version_members WHERE corpus_id = %s AND version = %s"
+        has_base = (
+            base is not None
+            and self.con.execute(
+                "SELECT 1 FROM version_terms WHERE corpus_id = %s AND version = %s LIMIT 1", (c, base)
+            ).fetchone()
+        )
+        if not has_base:
+            revs = [r[0] for r in self.con.execute(members, (c, v))]
+            self.con.execute(
+                "INSERT INTO version_terms (corpus_id, version, lexeme, ndoc) "
+                "SELECT %s, %s, word, ndoc FROM ts_stat(%s)",
+                (c, v, _terms_of(revs)),
+            )
+            return
+        added = [r[0] for r in self.con.execute(f"{members} EXCEPT {members}", (c, v, c, base))]
+        dropped = [r[0] for r in self.con.execute(f"{members} EXCEPT {members}", (c, base, c, v))]
+        self.con.execute(
+            "INSERT INTO version_terms (corpus_id, version, lexeme, ndoc) "
+            "SELECT %s, %s, lexeme, sum(n) FROM ("
+            " SELECT lexeme, ndoc AS n FROM version_terms WHERE corpus_id = %s AND version = %s"
+            " UNION ALL SELECT word, ndoc FROM ts_stat(%s)"
+            " UNION ALL SELECT word, -ndoc FROM ts_stat(%s)"
+            ") AS t GROUP BY lexeme HAVING sum(n) > 0",
+            (c, v, c, base, _terms_of(added), _terms_of(dropped)),
+        )
+
     def publish(self) -> None:
         """Make the sealed version live (one transaction; readers move on their next question)."""
         switch_live(self.con, self.corpus_id, self.corpus, self.version)
@@ -236,6 +294,12 @@ class PgVersionBuilder:
                 collect_garbage(self.con, self.corpus_id)
         except psycopg.Error:
             pass
+
+
+def _terms_of(revs: Sequence[int]) -> str:
+    """The query ``ts_stat`` counts lexemes over: the passages of some revisions (ids only)."""
+    ids = ",".join(str(int(r)) for r in revs)
+    return f"SELECT tsv FROM passage_terms WHERE rev_id = ANY('{{{ids}}}'::bigint[])"
 
 
 def switch_live(con: psycopg.Connection[Any], corpus_id: int, corpus: str, version: str) -> None:

@@ -32,8 +32,9 @@ EXACT_MAX = 10_000  # filtered passages up to which dense search scans instead o
 EF_SEARCH_MIN = 100
 
 _PASSAGE_COLS = (
-    "vid, passage_id, briefing_id, ordinal, paragraph, paragraph_end, part, section, start_offset, "
-    "end_offset, text, content_hash, embed_hash, kind, sentences, sentence_vectors"
+    "p.vid, p.passage_id, p.briefing_id, p.ordinal, p.paragraph, p.paragraph_end, p.part, p.section, "
+    "p.start_offset, p.end_offset, p.text, p.content_hash, p.embed_hash, p.kind, p.sentences, "
+    "p.sentence_vectors"
 )
 
 
@@ -78,7 +79,7 @@ class PgVersion:
         self.dim = self.meta.dim
         self._all_revs = [m.rev_id for m in self._members.values()]
         self.restricted = {bid: m.meta.audience for bid, m in self._members.items() if not m.meta.is_public}
-        self._lexical = LexicalIndex(self._connection, self.meta.passages, int(row[-1]))
+        self._lexical = LexicalIndex(self._connection, corpus_id, version, self.meta.passages, int(row[-1]))
 
     # ------------------------------------------------------------------ metadata
 
@@ -153,26 +154,19 @@ class PgVersion:
         if self._passages_in(where) <= self.exact_max:
             # Ordering by the plain column cannot use the expression index: an exact scan.
             sql = (
-                "SELECT vid, 1 - (embedding <=> %(q)s) FROM passages WHERE rev_id = ANY(%(revs)s::bigint[]) "
+                "SELECT vid, 1 - (embedding <=> %(q)s) FROM passage_vectors WHERE rev_id = ANY(%(revs)s::bigint[]) "
                 "ORDER BY embedding <=> %(q)s, vid LIMIT %(k)s"
             )
             with self._connection() as con:
                 rows = con.execute(sql, {"q": q, "revs": revs, "k": k}).fetchall()
             return [(int(v), float(s)) for v, s in rows]
-        d = self.dim
-        sql = (
-            "WITH c AS MATERIALIZED (SELECT vid, (embedding::vector({d})) <=> %(q)s::vector({d}) AS dist "
-            "FROM passages WHERE dim = {d} AND rev_id = ANY(%(revs)s::bigint[]) "
-            "ORDER BY (embedding::vector({d})) <=> %(q)s::vector({d}) LIMIT %(k)s) "
-            "SELECT vid, 1 - dist FROM c ORDER BY dist, vid"
-        ).format(d=int(d))
         with self._connection() as con, con.transaction():
             con.execute(
                 "SELECT set_config('hnsw.ef_search', %s, true), "
                 "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
                 (str(min(1000, max(EF_SEARCH_MIN, 2 * k))),),
             )
-            rows = con.execute(sql.encode(), {"q": q, "revs": revs, "k": k}).fetchall()
+            rows = con.execute(hnsw_query(self.dim), {"q": q, "revs": revs, "k": k}).fetchall()
         return [(int(v), float(s)) for v, s in rows]
 
     def lexical_search(
@@ -183,10 +177,10 @@ class PgVersion:
         where: PassageFilter | None = None,
     ) -> list[tuple[int, float]]:
         """Top ``k`` (vid, BM25) among the passages ``where`` admits, best first."""
-        return self._lexical.search(terms, k, field_weights, self.revs(where), self._all_revs)
+        return self._lexical.search(terms, k, field_weights, self.revs(where))
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
-        return self._lexical.document_frequencies(terms, self._all_revs)
+        return self._lexical.document_frequencies(terms)
 
     # ------------------------------------------------------------------ passages
 
@@ -196,7 +190,9 @@ class PgVersion:
             return [], np.zeros((0, self.dim), dtype=np.float32)
         with self._connection() as con, con.cursor(binary=True) as cur:
             rows = cur.execute(
-                f"SELECT {_PASSAGE_COLS}, embedding FROM passages WHERE rev_id = ANY(%s::bigint[]) AND vid = ANY(%s::bigint[])",
+                f"SELECT {_PASSAGE_COLS}, v.embedding FROM passages p JOIN passage_vectors v "
+                "ON v.rev_id = p.rev_id AND v.ordinal = p.ordinal "
+                "WHERE p.rev_id = ANY(%s::bigint[]) AND p.vid = ANY(%s::bigint[])",
                 (self._all_revs, list(vids)),
             ).fetchall()
         by_vid = {int(r[0]): r for r in rows}
@@ -212,7 +208,7 @@ class PgVersion:
     def passage_by_id(self, passage_id: str) -> StoredPassage | None:
         with self._connection() as con:
             row = con.execute(
-                f"SELECT {_PASSAGE_COLS} FROM passages WHERE rev_id = ANY(%s::bigint[]) AND passage_id = %s",
+                f"SELECT {_PASSAGE_COLS} FROM passages p WHERE p.rev_id = ANY(%s::bigint[]) AND p.passage_id = %s",
                 (self._all_revs, passage_id),
             ).fetchone()
         return _stored(row, self.dim) if row else None
@@ -223,8 +219,8 @@ class PgVersion:
             return []
         with self._connection() as con:
             rows = con.execute(
-                f"SELECT {_PASSAGE_COLS} FROM passages WHERE rev_id = %s AND ordinal BETWEEN %s AND %s "
-                "ORDER BY ordinal",
+                f"SELECT {_PASSAGE_COLS} FROM passages p WHERE p.rev_id = %s AND p.ordinal BETWEEN %s AND %s "
+                "ORDER BY p.ordinal",
                 (m.rev_id, ordinal - before, ordinal + after),
             ).fetchall()
         return [_stored(r, self.dim).passage for r in rows]
@@ -235,7 +231,7 @@ class PgVersion:
             return []
         with self._connection() as con:
             rows = con.execute(
-                f"SELECT {_PASSAGE_COLS} FROM passages WHERE rev_id = %s ORDER BY ordinal", (m.rev_id,)
+                f"SELECT {_PASSAGE_COLS} FROM passages p WHERE p.rev_id = %s ORDER BY p.ordinal", (m.rev_id,)
             ).fetchall()
         return [_stored(r, self.dim).passage for r in rows]
 
@@ -244,7 +240,7 @@ class PgVersion:
         with self.db.connection() as con, con.transaction(), con.cursor(name="iter_passages") as cur:
             cur.itersize = 1000
             cur.execute(
-                f"SELECT {_PASSAGE_COLS} FROM passages WHERE rev_id = ANY(%s::bigint[]) ORDER BY vid",
+                f"SELECT {_PASSAGE_COLS} FROM passages p WHERE p.rev_id = ANY(%s::bigint[]) ORDER BY p.vid",
                 (self._all_revs,),
             )
             for row in cur:
@@ -262,13 +258,27 @@ class PgVersion:
         with self._connection() as con, con.cursor(binary=True) as cur:
             for i in range(0, len(wanted), 5000):
                 cur.execute(
-                    "SELECT DISTINCT ON (embed_hash) embed_hash, embedding, sentence_vectors FROM passages "
-                    "WHERE corpus_id = %s AND dim = %s AND embed_hash = ANY(%s) ORDER BY embed_hash, rev_id DESC",
+                    "SELECT DISTINCT ON (p.embed_hash) p.embed_hash, v.embedding, p.sentence_vectors "
+                    "FROM passages p JOIN passage_vectors v ON v.rev_id = p.rev_id AND v.ordinal = p.ordinal "
+                    "WHERE p.corpus_id = %s AND v.dim = %s AND p.embed_hash = ANY(%s) "
+                    "ORDER BY p.embed_hash, p.rev_id DESC",
                     (self.corpus_id, self.dim, wanted[i : i + 5000]),
                 )
                 for h, vec, sent in cur:
                     out[str(h)] = (vec.to_numpy().astype(np.float32), unpack_vectors(sent, self.dim))
         return out
+
+
+def hnsw_query(dim: int) -> bytes:
+    """Top-k cosine through the HNSW index of ``dim`` (the partial expression index must match:
+    its expression and its ``dim = N`` predicate, as literals), re-sorted after the relaxed scan."""
+    d = int(dim)
+    return (
+        f"WITH c AS MATERIALIZED (SELECT vid, (embedding::vector({d})) <=> %(q)s::vector({d}) AS dist "
+        f"FROM passage_vectors WHERE dim = {d} AND rev_id = ANY(%(revs)s::bigint[]) "
+        f"ORDER BY (embedding::vector({d})) <=> %(q)s::vector({d}) LIMIT %(k)s) "
+        "SELECT vid, 1 - dist FROM c ORDER BY dist, vid"
+    ).encode()
 
 
 VERSION_COLS = "version, created_at, model, dim, chunker, briefings, passages, build_seconds, parent"

@@ -94,16 +94,40 @@ CREATE TABLE passages (
     kind text NOT NULL,
     sentences jsonb NOT NULL DEFAULT '[]',
     sentence_vectors bytea,  -- float16, as in the file backend
-    n_tokens integer NOT NULL,  -- words of title, section and body, for BM25 length
-    dim integer NOT NULL,
-    embedding vector NOT NULL,
-    tsv tsvector NOT NULL,  -- title A, section B, body D; English stemming
     PRIMARY KEY (rev_id, ordinal)
 );
+ALTER TABLE passages ALTER COLUMN sentence_vectors SET STORAGE EXTERNAL;  -- float16 does not compress
 CREATE INDEX passages_by_vid ON passages (vid);
 CREATE INDEX passages_by_passage_id ON passages (passage_id);
 CREATE INDEX passages_by_embed_hash ON passages (corpus_id, embed_hash);
-CREATE INDEX passages_tsv ON passages USING gin (tsv);
+-- Each search reads a narrow table of its own: a scan of vectors reads no text, and no value
+-- it needs sits out of line (a TOAST lookup per row made an exact scan five times slower).
+CREATE TABLE passage_vectors (
+    rev_id bigint NOT NULL REFERENCES briefing_revs ON DELETE CASCADE,
+    ordinal integer NOT NULL,
+    vid bigint NOT NULL,
+    dim integer NOT NULL,
+    embedding vector NOT NULL,
+    PRIMARY KEY (rev_id, ordinal)
+);
+ALTER TABLE passage_vectors ALTER COLUMN embedding SET STORAGE PLAIN;
+CREATE TABLE passage_terms (
+    rev_id bigint NOT NULL REFERENCES briefing_revs ON DELETE CASCADE,
+    ordinal integer NOT NULL,
+    vid bigint NOT NULL,
+    n_tokens integer NOT NULL,  -- words of title, section and body, for BM25's length
+    tsv tsvector NOT NULL,  -- title A, section B, body D; English stemming
+    PRIMARY KEY (rev_id, ordinal)
+);
+CREATE INDEX passage_terms_tsv ON passage_terms USING gin (tsv);
+CREATE TABLE version_terms (  -- in how many of a version's passages each lexeme occurs
+    corpus_id integer NOT NULL,
+    version text NOT NULL,
+    lexeme text NOT NULL,
+    ndoc integer NOT NULL,
+    PRIMARY KEY (corpus_id, version, lexeme),
+    FOREIGN KEY (corpus_id, version) REFERENCES versions ON DELETE CASCADE
+);
 CREATE TABLE reports (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     corpus_id integer NOT NULL REFERENCES corpora ON DELETE CASCADE,
@@ -194,14 +218,19 @@ def migrate(con: psycopg.Connection[Any]) -> int:
         raise SchemaError(f"the pgvector extension is not installed on this server ({exc})") from exc
 
 
+def vector_index_exists(con: psycopg.Connection[Any], dim: int) -> bool:
+    row = con.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.passage_vectors_hnsw_{int(dim)}",)).fetchone()
+    return bool(row and row[0] is not None)
+
+
 def ensure_vector_index(con: psycopg.Connection[Any], dim: int) -> str:
     """The HNSW (cosine) index for vectors of ``dim`` dimensions, created on first use.
 
     One partial index per dimension: pgvector indexes need a fixed dimension, and a model change
     builds its new version beside the old one (of another dimension) in the same table."""
-    name = f"passages_hnsw_{int(dim)}"
+    name = f"passage_vectors_hnsw_{int(dim)}"
     con.execute(
-        f"CREATE INDEX IF NOT EXISTS {name} ON passages USING hnsw "
+        f"CREATE INDEX IF NOT EXISTS {name} ON passage_vectors USING hnsw "
         f"((embedding::vector({int(dim)})) vector_cosine_ops) WHERE dim = {int(dim)}"
     )
     return name
