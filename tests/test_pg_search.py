@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,26 +45,32 @@ class Both:
     embedder: FakeEmbedder
 
 
-@pytest.fixture(scope="module")
-def both(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Both]:
-    """The sample corpus indexed by both backends with the same embedder."""
-    corpus = tmp_path_factory.mktemp("corpus") / "corpus"
-    shutil.copytree(SAMPLE_CORPUS, corpus)
+@contextmanager
+def indexed_by_both(server: PgServer, corpus: Path, files_dir: Path) -> Iterator[Both]:
+    """``corpus`` indexed by both backends with the same embedder (a database of its own)."""
     emb = FakeEmbedder()
-    layout = IndexLayout(tmp_path_factory.mktemp("files") / "index")
+    layout = IndexLayout(files_dir)
     version = reindex(corpus, layout, emb).version
     assert version is not None
     files = IndexVersion(layout.version_dir(version))
-    name = pg_server.create_database()
-    db = open_db(pg_server.url(name))
-    backend = PgBackend(db)
-    pg = backend.open_version(build(backend, emb, parse_corpus(corpus, emb)))
+    name = server.create_database()
+    db = open_db(server.url(name))
     try:
-        yield Both(files, pg, db, emb)
+        backend = PgBackend(db)
+        yield Both(files, backend.open_version(build(backend, emb, parse_corpus(corpus, emb))), db, emb)
     finally:
         files.close()
         db.close()
-        pg_server.drop_database(name)
+        server.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def both(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Both]:
+    """The sample corpus indexed by both backends."""
+    corpus = tmp_path_factory.mktemp("corpus") / "corpus"
+    shutil.copytree(SAMPLE_CORPUS, corpus)
+    with indexed_by_both(pg_server, corpus, tmp_path_factory.mktemp("files") / "index") as indexed:
+        yield indexed
 
 
 def _same_ranking(a: list[tuple[int, float]], b: list[tuple[int, float]], tol: float = 1e-5) -> None:
@@ -240,22 +248,11 @@ def test_common_words_still_rank_passages_as_fts5_does(
         extra = " The crane fell on the quay." if i == 2 else ""
         body = f"The harbor reopened today after storm number {i}.{extra}\n\nThe harbor master thanked crews."
         (corpus / f"2024-01-0{i + 1}-harbor-{i}.md").write_text(f"# Harbor news {i}\n\n{body}\n")
-    emb = FakeEmbedder()
-    layout = IndexLayout(tmp_path_factory.mktemp("files-common") / "index")
-    version = reindex(corpus, layout, emb).version
-    assert version is not None
-    files = IndexVersion(layout.version_dir(version))
-    name = pg_server.create_database()
-    db = open_db(pg_server.url(name))
-    try:
-        backend = PgBackend(db)
-        pg = backend.open_version(build(backend, emb, parse_corpus(corpus, emb)))
+    with indexed_by_both(pg_server, corpus, tmp_path_factory.mktemp("files-common") / "index") as indexed:
         for question in ("harbor crane", "harbor", "harbor crews"):
             terms = query_terms(question)
             _same_ranking(
-                files.store.lexical_search(terms, 20, WEIGHTS), pg.lexical_search(terms, 20, WEIGHTS), 1e-6
+                indexed.files.store.lexical_search(terms, 20, WEIGHTS),
+                indexed.pg.lexical_search(terms, 20, WEIGHTS),
+                1e-6,
             )
-    finally:
-        files.close()
-        db.close()
-        pg_server.drop_database(name)
