@@ -80,6 +80,8 @@ def lexemes(connect: Connect, terms: Sequence[str]) -> dict[str, str]:
                 (CONFIG, missing),
             ).fetchall()
         with _lexemes_lock:
+            if len(_lexemes) > 200_000:  # bounded: questions bring new words forever
+                _lexemes.clear()
             for term, lexeme in rows:
                 _lexemes[str(term)] = str(lexeme)
     return {t: _lexemes.get(t, "") for t in terms}
