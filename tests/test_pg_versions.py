@@ -383,3 +383,23 @@ def test_term_statistics_stay_exact_in_versions_built_on_others(
         )
     finally:
         files.close()
+
+
+def test_a_cleanup_during_an_answer_does_not_change_what_the_answer_reads(
+    backend: PgBackend, parsed: Parsed
+) -> None:
+    emb = FakeEmbedder()
+    first = build(backend, emb, parsed)
+    reader = backend.open_version(first)
+    question = emb.encode_query("How many dock workers were hurt when the harbor crane collapsed?")
+    with reader.reading():
+        before = reader.dense_search(question, 5)
+        # Elsewhere: a full rebuild, then a cleanup that deletes this version and all its rows.
+        build(backend, emb, parsed)
+        with backend.writer() as writer:
+            assert writer.cleanup(1) == [first]
+        assert list(reader.iter_passages()) == []  # read outside this answer: the rows are gone
+        stored, _ = reader.fetch([v for v, _ in before])
+        assert reader.dense_search(question, 5) == before and len(stored) == 5
+    with pytest.raises(VersionUnavailable), reader.reading():
+        pass

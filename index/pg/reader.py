@@ -236,7 +236,8 @@ class PgVersion:
         return [_stored(r, self.dim).passage for r in rows]
 
     def iter_passages(self) -> Iterator[StoredPassage]:
-        """Every passage of the version, by vid (streamed from a server-side cursor)."""
+        """Every passage of the version, by vid (streamed by a server-side cursor on a connection
+        of its own, outside any ``reading()`` snapshot)."""
         with self.db.connection() as con, con.transaction(), con.cursor(name="iter_passages") as cur:
             cur.itersize = 1000
             cur.execute(
