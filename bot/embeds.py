@@ -272,7 +272,7 @@ def context_message(
     embeds, trimmed = _fill_bodies(skeletons, [p.text for p in passages], [None] * len(passages))
     heading = "Context"
     if meta is not None:
-        heading += f": {meta.title} ({meta.date_label}) — {meta.path}"
+        heading += f": {meta.title} ({meta.when_label}) — {meta.path}"
     if note:
         heading += f"\n{note}"
     return AnswerMessage(clip(heading, CONTENT_MAX), embeds, [], trimmed)

@@ -20,7 +20,7 @@ NOTHING = "Nothing in the briefings matches this question."
 
 def attribution_line(a: Attribution) -> str:
     """``Title (date), section, ¶ n — source``."""
-    parts = [f"{a.title} ({a.date_label})"]
+    parts = [f"{a.title} ({a.when_label})"]
     if a.section:
         parts.append(a.section)
     parts.append(f"¶ {a.paragraph_label}")
@@ -33,7 +33,7 @@ def attribution_line(a: Attribution) -> str:
 def also_in_line(q: Quote) -> str | None:
     if not q.also_in:
         return None
-    items = [f"{o.title} ({o.date_label}), ¶ {o.paragraph_label}" for o in q.also_in]
+    items = [f"{o.title} ({o.when_label}), ¶ {o.paragraph_label}" for o in q.also_in]
     return "Also in: " + "; ".join(items)
 
 
@@ -169,7 +169,7 @@ def status_text(status: Status) -> str:
 
 def briefing_line(meta: BriefingMeta) -> str:
     extra = "" if meta.is_public else f" [audience: {', '.join(meta.audience)}]"
-    return f"{meta.title} ({meta.date_label}) — {meta.path}{extra}"
+    return f"{meta.title} ({meta.when_label}) — {meta.path}{extra}"
 
 
 def briefings_text(metas: Sequence[BriefingMeta]) -> str:

@@ -329,7 +329,7 @@ class FullButton(_PassageButton, template=rf"bb:full:{_PASSAGE}"):
             raise UserFacingError("That passage has changed or been removed since this answer was given.")
         meta = await _meta_of(interaction, passage.briefing_id, viewer)
         where = (
-            f"{meta.title} ({meta.date_label}), ¶ {passage.paragraph_label}" if meta else passage.briefing_id
+            f"{meta.title} ({meta.when_label}), ¶ {passage.paragraph_label}" if meta else passage.briefing_id
         )
         pages = embeds.full_passage_pages(passage.text)
         if len(pages) > embeds.FULL_PASSAGE_MAX_MESSAGES:
@@ -420,7 +420,7 @@ def briefing_choices(metas: Sequence[BriefingMeta], current: str) -> list[app_co
             continue  # cannot be a choice value; still reachable by asking without the filter
         if typed and typed not in m.briefing_id.casefold() and typed not in m.title.casefold():
             continue
-        name = f"{m.title} ({m.date_label})"
+        name = f"{m.title} ({m.when_label})"
         if len(name) > CHOICE_CHARS:
             name = name[: CHOICE_CHARS - 1] + "…"
         out.append(app_commands.Choice(name=name, value=m.briefing_id))

@@ -21,6 +21,11 @@ import yaml
 from markdown_it import MarkdownIt
 
 from index.models import Block, BriefingMeta
+from index.titles import readable_title
+
+# Bump when what parsing produces (titles, blocks, dates) changes: the manifest records it, and
+# an index built under another version is rebuilt in full.
+PARSER_VERSION = "2"
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -121,7 +126,8 @@ def parse_briefing(rel_path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTE
         blocks, headings = _plain_blocks(text, body_start)
     if not blocks:
         raise BriefingError("no paragraphs found (only headings or front matter)")
-    meta = _build_meta(rel_path, data, front, headings, fm_warnings)
+    lead = text[blocks[0].start : blocks[0].end]
+    meta = _build_meta(rel_path, data, front, headings, fm_warnings, lead)
     if headings and headings[0][1] <= 1 and headings[0][0] == meta.title:
         # A leading title line ("# Title", or a lone first line) names the briefing; it is
         # not a section of it.
@@ -183,6 +189,7 @@ def _build_meta(
     front: dict[str, Any],
     headings: list[tuple[str, int]],
     warnings: list[str],
+    lead: str = "",
 ) -> BriefingMeta:
     warns = list(warnings)
     name = PurePosixPath(rel_path).name
@@ -193,7 +200,7 @@ def _build_meta(
         if level <= 1 and first.lower() not in GENERIC_HEADINGS:
             title = first
     if not title:
-        title = title_from_filename(name)
+        title = readable_title(name, lead)
     when: date | None = None
     if "date" in front and front["date"] not in (None, ""):
         when = _parse_date(front["date"])
@@ -218,16 +225,6 @@ def _build_meta(
         size=len(data),
         warnings=tuple(warns),
     )
-
-
-def title_from_filename(name: str) -> str:
-    stem = PurePosixPath(name).stem
-    stripped = _DATE_IN_NAME.sub("", stem).strip(" -_")
-    words = re.sub(r"[-_]+", " ", stripped or stem).strip()
-    if not words or not re.search(r"[^\W\d_]{3,}", words) or re.search(r"[0-9a-f]{8,}", words):
-        # Machine-made names ("000_457032d0") read best as they are on disk.
-        return stem
-    return words[:1].upper() + words[1:]
 
 
 def date_from_filename(name: str) -> date | None:

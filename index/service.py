@@ -16,8 +16,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from index.build import BuildOptions, Progress, reindex, rollback
+from index.build import BuildOptions, Progress, reindex, rollback, signature
 from index.confidence import Calibration, load_calibration
+from index.drift import corpus_drift
 from index.embedder import Embedder
 from index.manifest import Manifest, ManifestError, write_json_atomic
 from index.models import Answer, BriefingMeta, Passage, ReindexReport
@@ -42,6 +43,17 @@ class ServiceConfig:
     search: SearchOptions = field(default_factory=SearchOptions)
     verify_checksums: bool = True
     checks_file: Path | None = None  # question -> expected briefing; default: corpus/check_questions.jsonl
+
+
+@dataclass(frozen=True)
+class KeptVersion:
+    """An index version on disk that a rollback can restore."""
+
+    version: str
+    built_at: str
+    briefings: int
+    passages: int
+    live: bool
 
 
 @dataclass
@@ -216,13 +228,14 @@ class BriefingService:
         finally:
             self._reindex_lock.release()
 
-    def rollback(self, who: str = "") -> ReindexReport:
-        """Make the previous version live again."""
+    def rollback(self, who: str = "", to: str | None = None) -> ReindexReport:
+        """Make the previous version (or the kept version ``to``) live again; the report warns
+        when the corpus folder no longer matches the restored index."""
         if not self._reindex_lock.acquire(blocking=False):
             raise ReindexBusyError(self.layout.lock_holder() or {"who": "this process"})
         try:
             before = self._searcher_or_none()
-            old, new = rollback(self.layout, who)
+            old, new = rollback(self.layout, who, to)
             after = self.searcher()
             b, p = after.index.store.counts()
             report = ReindexReport(
@@ -233,6 +246,11 @@ class BriefingService:
                 rolled_back=True,
             )
             report.finished_at = utc_now()
+            drift = corpus_drift(
+                self.config.corpus_dir, after.index.store.briefing_hashes(), self.config.build
+            )
+            if drift.any:
+                report.warnings.append(drift.describe())
             report.check_changes = self._run_checks(before, after)
             self._save_report(report)
             return report
@@ -240,13 +258,37 @@ class BriefingService:
             self._reindex_lock.release()
 
     def ensure_index(self, progress: Progress | None = None) -> ReindexReport | None:
-        """Build the index if there is none; returns the report when one was built.
+        """Build the index if there is none, or rebuild it when an older version of briefbot
+        (or another model) built it; returns the report when one was built.
 
         At start, also removes what an interrupted reindex left half-built."""
         if self.has_index():
             self.clean_abandoned()
-            return None
+            if self.outdated() is None:
+                return None
+            return self.reindex(progress=progress, who="upgrade")
         return self.reindex(progress=progress, who="first run")
+
+    def outdated(self) -> str | None:
+        """Why the live version must be rebuilt before this version of briefbot serves it, or None."""
+        manifest = self.searcher().index.manifest
+        if manifest.model != self.embedder.name or manifest.dim != self.embedder.dim:
+            return f"it was built with another model ({manifest.model})"
+        if manifest.chunker != signature(self.config.build, self.embedder):
+            return "it was built by another version of briefbot (other passage rules)"
+        return None
+
+    def kept_versions(self) -> list[KeptVersion]:
+        """Every complete version on disk, newest first, with when it was built and its size."""
+        live = self.layout.current_version()
+        out = [
+            KeptVersion(
+                v.version, v.manifest.created_at, v.manifest.briefings, v.manifest.passages, v.version == live
+            )
+            for v in self.layout.versions()
+            if v.manifest is not None
+        ]
+        return sorted(out, key=lambda k: k.version, reverse=True)
 
     def clean_abandoned(self) -> list[str]:
         """Remove half-built (or half-deleted) versions left by a reindex that was killed;

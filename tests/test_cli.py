@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -77,7 +78,11 @@ async def run_lines(handlers: Handlers, *lines: str) -> str:
 async def test_console_answers_a_plain_question_with_attributed_quotes(handlers: Handlers) -> None:
     text = await run_lines(handlers, "What did Iran supply to Russia?")
     assert "Iran provided missiles and drones" in text
-    assert "— 000_457032d09a867f08 (undated), Russia’s International Lifelines, ¶ 9" in text
+    added = datetime.now(UTC).date().isoformat()  # undated: the day it was indexed, said as such
+    assert (
+        "— North Korean troops, equipped with Russian uniforms and gear, inch closer to Ukraine "
+        f"(added {added}), Russia’s International Lifelines, ¶ 9"
+    ) in text
 
 
 async def test_console_runs_status_and_reindex_like_the_bot(handlers: Handlers) -> None:
