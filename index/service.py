@@ -24,6 +24,7 @@ from index.manifest import Manifest, ManifestError, write_json_atomic
 from index.models import Answer, BriefingMeta, Passage, ReindexReport
 from index.search import LOCAL_USER, IndexVersion, Query, Searcher, SearchOptions, Viewer
 from index.versions import IndexLayout, ReindexBusyError, utc_now
+from index.whatsnew import DIGEST_BRIEFINGS, Digest, build_digest, is_whats_new
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,22 @@ class BriefingService:
                 today=self._today(),
             )
         )
+
+    def whats_new(self, question: str, *, viewer: Viewer = LOCAL_USER, n: int | None = None) -> Digest | None:
+        """A digest of the newest briefings when ``question`` asks what is new without naming a
+        topic ("what's new this week?"); None for any other question."""
+        intent = is_whats_new(question, self._today())
+        if intent is None:
+            return None
+        s = self.searcher()
+        metas = [m for m in s.index.briefings() if viewer.may_see(m.audience)]
+        return build_digest(
+            question, intent, metas, s.index.store.briefing_passages, s.index.version, n or DIGEST_BRIEFINGS
+        )
+
+    def briefing_passages(self, briefing_id: str) -> list[Passage]:
+        """Every passage of one briefing, in order (no audience check: the caller's job)."""
+        return self.searcher().index.store.briefing_passages(briefing_id)
 
     def passage(self, passage_id: str) -> tuple[Passage, BriefingMeta] | None:
         return self.searcher().passage(passage_id)
