@@ -92,6 +92,17 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text beside ``path``, fsync it, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
 def seal(directory: Path, manifest: Manifest, file_names: list[str]) -> None:
     """Record checksums of ``file_names`` and write the manifest last: a version without a
     manifest is incomplete by definition."""

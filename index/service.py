@@ -20,7 +20,7 @@ from index.build import BuildOptions, Progress, reindex, rollback, signature
 from index.confidence import Calibration, load_calibration
 from index.drift import corpus_drift
 from index.embedder import Embedder
-from index.manifest import Manifest, ManifestError, write_json_atomic
+from index.manifest import Manifest, ManifestError, write_json_atomic, write_text_atomic
 from index.models import Answer, BriefingMeta, Passage, ReindexReport
 from index.search import LOCAL_USER, IndexVersion, Query, Searcher, SearchOptions, Viewer
 from index.versions import IndexLayout, ReindexBusyError, utc_now
@@ -74,6 +74,7 @@ class Status:
     last_report: ReindexReport | None
     problems: list[str]
     versions: list[str]
+    outdated: str | None = None  # why this briefbot will rebuild the live version, if it will
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +93,7 @@ class Status:
             "last_report": self.last_report.to_json() if self.last_report else None,
             "problems": self.problems,
             "versions": self.versions,
+            "outdated": self.outdated,
         }
 
 
@@ -340,8 +342,32 @@ class BriefingService:
             return None
         return ReindexReport.from_json(data)
 
+    @property
+    def checks_path(self) -> Path:
+        return self.config.checks_file or self.config.corpus_dir / CHECKS_FILE
+
+    def add_check(self, question: str, briefing_id: str, passage_id: str | None = None) -> bool:
+        """Save a check question (its right briefing, and passage): from then on a reindex
+        report says when its top passage changes. False when it is there already."""
+        question = " ".join(question.split())
+        if any(c["question"] == question for c in self._checks()):
+            return False
+        path = self.checks_path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            text = ""
+        if text and not text.endswith("\n"):
+            text += "\n"
+        row = {"question": question, "briefing_id": briefing_id}
+        if passage_id:
+            row["passage_id"] = passage_id
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, text + json.dumps(row, ensure_ascii=False) + "\n")
+        return True
+
     def _checks(self) -> list[dict[str, str]]:
-        path = self.config.checks_file or self.config.corpus_dir / CHECKS_FILE
+        path = self.checks_path
         out: list[dict[str, str]] = []
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
@@ -392,11 +418,13 @@ class BriefingService:
         manifest: Manifest | None = None
         briefings = passages = 0
         version: str | None = None
+        outdated: str | None = None
         try:
             s = self.searcher()
             manifest = s.index.manifest
             version = s.index.version
             briefings, passages = manifest.briefings, manifest.passages
+            outdated = self.outdated()
         except NoIndexError as exc:
             if not self.problems:
                 self.problems = [str(exc)]
@@ -418,6 +446,7 @@ class BriefingService:
             last_report=self.last_report(),
             problems=list(self.problems),
             versions=[v.version for v in self.layout.versions() if v.manifest is not None],
+            outdated=outdated,
         )
 
 

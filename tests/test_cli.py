@@ -88,7 +88,7 @@ async def test_console_answers_a_plain_question_with_attributed_quotes(handlers:
 async def test_console_runs_status_and_reindex_like_the_bot(handlers: Handlers) -> None:
     text = await run_lines(handlers, "/status", "/reindex")
     assert "12 briefings" in text
-    assert "Index already up to date" in text
+    assert "Nothing to update" in text
 
 
 async def test_console_shows_context_around_a_quote(handlers: Handlers) -> None:

@@ -11,21 +11,31 @@ from bot.client import BriefBot, command_payloads, run_bot
 from bot.handlers import Handlers
 from bot.settings import Settings
 
-MODERATOR_COMMANDS = ("reindex", "status", "briefing")
+MODERATOR_COMMANDS = ("reindex", "status", "briefing", "gaps")
 MANAGE_GUILD = 1 << 5
 
 
 def test_command_payloads_list_every_command_offline(bot_settings: Settings) -> None:
     payloads = {p["name"]: p for p in command_payloads(bot_settings)}
 
-    assert set(payloads) == {"ask", "reindex", "status", "briefing", "Ask the briefings"}
+    assert set(payloads) == {
+        "ask",
+        "briefings",
+        "help",
+        "reindex",
+        "status",
+        "briefing",
+        "gaps",
+        "Ask the briefings",
+    }
     assert payloads["Ask the briefings"]["type"] == 3  # a message context menu
     ask_options = {o["name"]: o for o in payloads["ask"]["options"]}
     assert list(ask_options) == ["question", "briefing", "since", "private"]
     assert ask_options["question"]["required"] and ask_options["briefing"]["autocomplete"]
-    assert payloads["ask"]["default_member_permissions"] is None
+    for everyone in ("ask", "briefings", "help"):
+        assert payloads[everyone]["default_member_permissions"] is None
     subcommands = {o["name"]: o for o in payloads["briefing"]["options"]}
-    assert set(subcommands) == {"add", "remove", "list"}
+    assert set(subcommands) == {"add", "remove", "restore", "list"}
     assert subcommands["add"]["options"][0]["type"] == 11  # an attachment
     assert [c["value"] for c in payloads["reindex"]["options"][0]["choices"]] == [
         "update",

@@ -29,7 +29,7 @@ async def test_no_message_the_bot_sends_can_ping_anyone(
 
     public = await world.alice.slash(world.channel, "ask", question=QUESTION)
     private = await world.alice.slash(world.channel, "ask", question=QUESTION, private=True)
-    await world.alice.click(public.response, label="Show context 1")
+    await world.alice.click(public.response, label="Show context")
     await world.alice.click(private.response, label="Post to channel")
     await world.mod.slash(world.channel, "briefing add", file=("2025-02-28-notice.md", PINGING.encode()))
     await world.mod.slash(world.channel, "briefing remove", briefing="2025-02-28-notice")
