@@ -94,7 +94,10 @@ class BriefBot(commands.Bot):
         self.settings = settings
         self.handlers = handlers
         self.answers = AnswerStore(settings.data_dir / ANSWERS_FILE, settings.keep_questions_days)
-        self.feedback = FeedbackStore(settings.data_dir / FEEDBACK_FILE, settings.keep_questions_days)
+        # Discord's clock (a test's virtual one too): questions, votes and weekly reports agree.
+        self.feedback = FeedbackStore(
+            settings.data_dir / FEEDBACK_FILE, settings.keep_questions_days, clock=_discord_now
+        )
         self.ask_limiter = RateLimiter(settings.ask_rate_limit, settings.ask_rate_window)
         self.reindex_gate = ReindexGate()
         self.modlog_problem: str | None = None  # why the last mod-log post failed
@@ -287,6 +290,10 @@ def corpus_snapshot(corpus_dir: Path) -> dict[str, tuple[int, int]]:
 
 
 # ---------------------------------------------------------------------------- entry points
+
+
+def _discord_now() -> float:
+    return discord.utils.utcnow().timestamp()
 
 
 def required_permissions(settings: Settings) -> discord.Permissions:

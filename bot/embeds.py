@@ -266,7 +266,7 @@ def digest_message(digest: Digest) -> AnswerMessage:
     for i, item in enumerate(items, 1):
         meta = item.meta
         embed = discord.Embed(
-            title=clip(f"{i}. {meta.title}", TITLE_MAX), colour=STRONG_COLOUR, url=safe_url(meta.url)
+            title=f"{i}. " + clip(meta.title, TITLE_MAX - 6), colour=STRONG_COLOUR, url=safe_url(meta.url)
         )
         embed.add_field(
             name="Source", value=clip(render.digest_source_line(item), FIELD_VALUE_MAX), inline=False

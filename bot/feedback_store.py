@@ -99,6 +99,10 @@ class FeedbackStore:
             con.executescript(_SCHEMA)
             yield con
 
+    def now(self) -> float:
+        """The store's clock (seconds since the epoch)."""
+        return self._clock()
+
     def record_question(
         self,
         answer_key: str,

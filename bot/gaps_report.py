@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -126,7 +125,7 @@ def gather(
 ) -> GapsReport:
     """The report for the last ``days`` days: the store's gap rows, grouped by clustering their
     question vectors. Blocking (SQLite and the model): call from a worker thread."""
-    since = (time.time() if now is None else now) - days * 86400
+    since = (store.now() if now is None else now) - days * 86400
     rows = store.gaps(since, include_private=include_private, may_see=may_see)
     texts = [r.question for r in rows]
     topics = group_questions(texts, embedder.encode(texts)) if rows else []

@@ -64,14 +64,16 @@ def follow_up(first: str, question: str) -> str:
     return f"{first} {question}"
 
 
-async def open_thread(message: discord.Message, question: str) -> discord.Thread | None:
+async def open_thread(channel: discord.TextChannel, message_id: int, question: str) -> discord.Thread | None:
     """Open a thread under a public answer, named after the question; None if Discord refuses."""
     name = shorten(" ".join(question.split()), THREAD_NAME_MAX)
     try:
-        return await message.create_thread(name=name or "Follow-ups", auto_archive_duration=ARCHIVE_MINUTES)
+        return await channel.get_partial_message(message_id).create_thread(
+            name=name or "Follow-ups", auto_archive_duration=ARCHIVE_MINUTES
+        )
     except discord.HTTPException:
         log.warning(
-            "could not open a thread under answer %s (Create Public Threads?)", message.id, exc_info=True
+            "could not open a thread under answer %s (Create Public Threads?)", message_id, exc_info=True
         )
         return None
 

@@ -40,6 +40,7 @@ from discord import app_commands
 from bot import embeds
 from bot.checks import (
     NO_MENTIONS,
+    PUBLIC_DEFER,
     app,
     drop_public_placeholder,
     guarded,
@@ -223,9 +224,12 @@ async def send_answer(
             content=msg.content, embeds=msg.embeds, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
         return None
-    return await interaction.followup.send(
+    sent = await interaction.followup.send(
         content=msg.content, embeds=msg.embeds, view=view, allowed_mentions=NO_MENTIONS, wait=True
     )
+    # The placeholder is the answer now: a later error must not delete it.
+    interaction.extras.pop(PUBLIC_DEFER, None)
+    return sent
 
 
 async def compose_digest(

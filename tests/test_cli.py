@@ -116,3 +116,12 @@ def test_index_rollback_makes_the_previous_version_live(
     assert (rolled["previous_version"], rolled["version"]) == (second["version"], first)
     cli.main(["status", "--json"])
     assert json.loads(capsys.readouterr().out)["version"] == first
+
+
+async def test_console_answers_whats_new_with_the_newest_briefings(handlers: Handlers) -> None:
+    text = await run_lines(handlers, "What's new?")
+    assert text.startswith("The 5 newest briefings, with their key takeaways (quoted):")
+    assert (
+        "[1] North Korean troops, equipped with Russian uniforms and gear, inch closer to Ukraine (added "
+        in text
+    )

@@ -127,8 +127,9 @@ class AskCog(commands.Cog):
             asked, briefing, since_date.isoformat() if since_date else None, asker_id=interaction.user.id
         )
         sent = await send_answer(interaction, answer, record, private=private, heading=heading)
-        if sent is not None and opens_threads(self.bot, interaction.channel):
-            await open_thread(sent, question)
+        channel = interaction.channel
+        if sent is not None and isinstance(channel, discord.TextChannel) and opens_threads(self.bot, channel):
+            await open_thread(channel, sent.id, question)
 
     @ask.autocomplete("briefing")
     async def _briefing_autocomplete(

@@ -12,7 +12,6 @@ import asyncio
 import io
 import logging
 import re
-import time
 from typing import TYPE_CHECKING, Any, Self
 
 import discord
@@ -100,7 +99,7 @@ class FeedbackCog(commands.Cog):
         try:
             store = self.bot.feedback
             last = await asyncio.to_thread(store.get_meta, WEEKLY_KEY)
-            now = time.time()
+            now = store.now()
             if last is None:  # the first start: the first report comes a week later
                 await asyncio.to_thread(store.set_meta, WEEKLY_KEY, str(now))
                 return

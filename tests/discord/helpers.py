@@ -34,6 +34,13 @@ def fresh_bot(settings: Settings, service: BriefingService) -> BriefBot:
     return BriefBot(settings, Handlers(new_service, Trash(settings.trash_folder, settings.trash_days)))
 
 
+def reply_of(result: simcord.InteractionResult) -> simcord.ResponseMessage:
+    """The last thing the person was shown for an interaction."""
+    message = result.followups[-1] if result.followups else result.response
+    assert message is not None, result
+    return message
+
+
 _TOKEN = re.compile(r"\\(.)|\*\*", re.DOTALL)
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
+import discord
 import pytest
 import simcord
 
-from bot.client import BriefBot, command_payloads, run_bot
+from bot.client import BriefBot, command_payloads, invite_url, required_permissions, run_bot
 from bot.handlers import Handlers
 from bot.settings import Settings
 
@@ -84,3 +86,48 @@ def test_run_without_a_token_exits_2_and_points_at_the_readme(
     err = capsys.readouterr().err
     assert "DISCORD_TOKEN" in err and "README" in err
     assert not (tmp_path / "answers.sqlite3").exists()
+
+
+async def _started(settings: Settings, handlers: Handlers) -> simcord.Env:
+    env = simcord.Env(BriefBot(settings, handlers))
+    env.create_guild("Newsroom")
+    env.create_guild("Archive")
+    await env.start()
+    return env
+
+
+async def test_on_start_it_says_where_it_is_ready_and_prints_its_invite_link(
+    bot_settings: Settings, handlers: Handlers, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = await _started(bot_settings, handlers)
+    try:
+        err = capsys.readouterr().err
+        me = env.bot.user
+        assert me is not None
+        assert f"briefbot: ready in 2 guilds as {me} (id {me.id})." in err
+        url = next(line.split(": ", 2)[2] for line in err.splitlines() if "invite link" in line)
+        query = parse_qs(urlparse(url).query)
+        assert query["client_id"] == [str(env.bot.application_id)]
+        assert query["scope"] == ["bot applications.commands"]
+        expected = discord.Permissions(
+            view_channel=True, send_messages=True, embed_links=True, attach_files=True
+        )
+        assert int(query["permissions"][0]) == expected.value
+    finally:
+        await env.shutdown()
+
+
+def test_answer_threads_add_exactly_the_thread_permissions(bot_settings: Settings) -> None:
+    plain = required_permissions(bot_settings)
+    threaded = required_permissions(bot_settings.model_copy(update={"thread_channels": [1]}))
+
+    added = {name for name, on in threaded if on} - {name for name, on in plain if on}
+    assert added == {"create_public_threads", "send_messages_in_threads", "read_message_history"}
+    assert not plain.administrator and not plain.manage_messages and not plain.mention_everyone
+
+
+def test_the_invite_link_for_one_server_preselects_it(bot_settings: Settings) -> None:
+    url = invite_url(42, bot_settings.model_copy(update={"discord_guild_id": 1234}))
+
+    query = parse_qs(urlparse(url).query)
+    assert query["guild_id"] == ["1234"] and query["disable_guild_select"] == ["true"]
