@@ -8,6 +8,7 @@ are) that is not for them.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self
@@ -48,9 +49,8 @@ async def browse_message(
     interaction: discord.Interaction[Any], page: int
 ) -> tuple[discord.Embed, discord.ui.View]:
     """Page ``page`` of ``/briefings`` for whoever clicked, with its menu and page buttons."""
-    metas = newest_first(
-        await app(interaction).handlers.briefings(viewer=viewer_for(interaction, public=False))
-    )
+    visible = await app(interaction).handlers.briefings(viewer=viewer_for(interaction, public=False))
+    metas = await asyncio.to_thread(newest_first, visible)  # a large corpus is sorted off the loop
     embed, pages = browse_embed(metas, page)
     page = min(max(page, 0), pages - 1)
     view = discord.ui.View(timeout=None)

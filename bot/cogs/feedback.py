@@ -37,13 +37,11 @@ CANDIDATES = 10  # passages offered when picking the right one
 _KEY = r"(?P<key>[A-Za-z0-9_-]{4,32})"
 
 
-def gaps_embed(report: GapsReport, title: str) -> discord.Embed:
-    return embeds.lines_embed(title, report_lines(report))
-
-
-def gaps_file(report: GapsReport) -> discord.File:
+def gaps_message(report: GapsReport, title: str) -> tuple[discord.Embed, discord.File]:
+    """The report as an embed and a CSV file. Blocking for a long report: call from a thread."""
+    embed = embeds.lines_embed(title, report_lines(report))
     data = io.BytesIO(report_csv(report).encode("utf-8-sig"))  # a BOM: spreadsheets read it as UTF-8
-    return discord.File(data, filename=f"gaps-last-{report.days}-days.csv")
+    return embed, discord.File(data, filename=f"gaps-last-{report.days}-days.csv")
 
 
 class FeedbackCog(commands.Cog):
@@ -80,9 +78,10 @@ class FeedbackCog(commands.Cog):
         view = discord.ui.View(timeout=None)
         if reports:
             view.add_item(ReviewButton(len(reports)))
+        embed, file = await asyncio.to_thread(gaps_message, report, f"Coverage gaps: last {days} days")
         await interaction.followup.send(
-            embed=gaps_embed(report, f"Coverage gaps: last {days} days"),
-            file=gaps_file(report),
+            embed=embed,
+            file=file,
             view=view,
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
@@ -107,9 +106,8 @@ class FeedbackCog(commands.Cog):
                 return
             await asyncio.to_thread(store.purge)
             report = await self._report(7, include_private=False, viewer=EVERYONE)
-            await self.bot.modlog(
-                embed=gaps_embed(report, "Coverage gaps: the last 7 days"), file=gaps_file(report)
-            )
+            embed, file = await asyncio.to_thread(gaps_message, report, "Coverage gaps: the last 7 days")
+            await self.bot.modlog(embed=embed, file=file)
             await asyncio.to_thread(store.set_meta, WEEKLY_KEY, str(now))
         except Exception:  # an exception would stop the loop for good
             log.exception("weekly coverage-gaps report failed")
