@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import json
 import logging
 import sys
 import time
@@ -32,6 +33,7 @@ from bot.ratelimit import RateLimiter
 from bot.reader import DYNAMIC_ITEMS as READER_ITEMS
 from bot.settings import Settings
 from bot.views import DYNAMIC_ITEMS, AnswerStore
+from index.manifest import write_json_atomic
 from index.models import ReindexReport
 from index.parsing import iter_corpus
 from index.service import BriefingService
@@ -43,6 +45,7 @@ discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
 ANSWERS_FILE = "answers.sqlite3"
+SYNC_STATE = "commands_synced.json"  # where the commands were synced last: {"guild_id": id or null}
 FEEDBACK_FILE = "feedback.sqlite3"
 README_HINT = "Set it in the environment or in .env; see README.md, “Configuration”."
 
@@ -141,7 +144,27 @@ class BriefBot(commands.Bot):
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
         self.synced = (guild_id, len(synced))
+        await self._clear_previous_scope(guild_id)
         return synced
+
+    async def _clear_previous_scope(self, guild_id: int | None) -> None:
+        """Switching between one server's commands and global ones would show every command
+        twice (both sets stay registered): remove the set synced last time, if it differs."""
+        path = self.settings.data_dir / SYNC_STATE
+        previous = await asyncio.to_thread(_read_sync_state, path)
+        if previous is not None and previous != {"guild_id": guild_id} and self.application_id is not None:
+            old = previous.get("guild_id")
+            try:
+                if old is None:
+                    await self.http.bulk_upsert_global_commands(self.application_id, [])
+                else:
+                    await self.http.bulk_upsert_guild_commands(self.application_id, int(old), [])
+                log.info(
+                    "removed the commands synced before (%s)", "globally" if old is None else f"to {old}"
+                )
+            except (discord.HTTPException, ValueError, TypeError):
+                log.warning("could not remove the commands synced before (%s)", old, exc_info=True)
+        await asyncio.to_thread(write_json_atomic, path, {"guild_id": guild_id})
 
     async def prepare(self) -> ReindexReport | None:
         """Load the model and build the index if there is none, in threads, before connecting."""
@@ -290,6 +313,14 @@ def corpus_snapshot(corpus_dir: Path) -> dict[str, tuple[int, int]]:
 
 
 # ---------------------------------------------------------------------------- entry points
+
+
+def _read_sync_state(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "guild_id" in data else None
 
 
 def _discord_now() -> float:

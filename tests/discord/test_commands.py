@@ -12,6 +12,8 @@ import simcord
 from bot.client import BriefBot, command_payloads, invite_url, required_permissions, run_bot
 from bot.handlers import Handlers
 from bot.settings import Settings
+from index.service import BriefingService
+from tests.discord.helpers import fresh_bot
 
 MODERATOR_COMMANDS = ("reindex", "status", "briefing", "gaps")
 MANAGE_GUILD = 1 << 5
@@ -131,3 +133,26 @@ def test_the_invite_link_for_one_server_preselects_it(bot_settings: Settings) ->
 
     query = parse_qs(urlparse(url).query)
     assert query["guild_id"] == ["1234"] and query["disable_guild_select"] == ["true"]
+
+
+@pytest.mark.parametrize("first_guild", [True, False])
+async def test_switching_between_server_and_global_commands_leaves_no_duplicates(
+    bot_settings: Settings, handlers: Handlers, service: BriefingService, first_guild: bool
+) -> None:
+    guild_id = 1_234_567_890_123_456_789
+    in_guild = bot_settings.model_copy(update={"discord_guild_id": guild_id})
+    first, then = (in_guild, bot_settings) if first_guild else (bot_settings, in_guild)
+    env = simcord.Env(BriefBot(first, handlers))
+    guild = env.create_guild("Newsroom", id=guild_id)
+    channel = guild.create_text_channel("general")
+    alice = guild.add_member(env.create_user("alice"))
+    await env.start()
+    try:
+        await env.restart_bot(fresh_bot(then, service))
+
+        gone, kept = (guild_id, None) if first_guild else (None, guild_id)
+        assert not env.backend.commands.get(gone) and env.backend.commands.get(kept)
+        visible = alice.available_commands(channel)
+        assert "ask" in visible and len(visible) == len(set(visible))
+    finally:
+        await env.shutdown()
