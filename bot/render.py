@@ -163,7 +163,7 @@ _REBUILD_WORDS = {
     "full rebuild requested": "as asked",
     "no usable index yet": "there was no usable index",
 }
-_VERSION_ID = re.compile(r"v(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})\d{2}\d*-[0-9a-f]+")
+_VERSION_ID = re.compile(r"v(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\d*-[0-9a-f]+")
 
 
 def _rebuild_words(reason: str | None) -> str:
@@ -179,15 +179,16 @@ def version_label(version: str | None) -> str:
     m = _VERSION_ID.fullmatch(version)
     if not m:
         return version
-    y, mo, d, h, mi = m.groups()
-    return f"built {y}-{mo}-{d} {h}:{mi} UTC"
+    y, mo, d, h, mi, sec = m.groups()
+    return f"built {y}-{mo}-{d} {h}:{mi}:{sec} UTC"
 
 
 def when_built(stamp: str | None) -> str:
-    """``2025-03-01 10:22 UTC`` for a manifest's ISO time."""
+    """``2025-03-01 10:22:05 UTC`` for a manifest's ISO time (seconds: versions built within a
+    minute of each other must read differently)."""
     if not stamp:
         return "at an unknown time"
-    return stamp.replace("T", " ").rstrip("Z")[:16] + " UTC"
+    return stamp.replace("T", " ").rstrip("Z")[:19] + " UTC"
 
 
 def chunker_words(signature: str | None) -> str:

@@ -286,7 +286,7 @@ def answer_view(
     view = discord.ui.View(timeout=None)
     if record.shown:
         view.add_item(MoreButton(key))
-    if private and record.shown:
+    if private and any(record.strong):  # only confident quotes may go to the channel
         view.add_item(PostButton(key, disabled=posted))
     view.add_item(VoteButton(key, up=True))
     view.add_item(VoteButton(key, up=False))

@@ -308,11 +308,13 @@ class RemoveButton(_Button, template=r"bb:rm:(?P<bkey>[0-9a-f]{16}):(?P<yes>[yn]
 
 async def rollback_picker(bot: BriefBot) -> tuple[str, discord.ui.View]:
     """The kept index versions to roll back to, newest first, with their dates and sizes."""
-    kept = [k for k in await asyncio.to_thread(bot.handlers.service.kept_versions) if not k.live]
+    versions = await asyncio.to_thread(bot.handlers.service.kept_versions)
+    live = next((k.version for k in versions if k.live), None)
+    kept = [k for k in versions if not k.live]
     view = discord.ui.View(timeout=None)
     if not kept:
         return "There is no older index version to roll back to.", view
-    view.add_item(RollbackSelect(kept))
+    view.add_item(RollbackSelect(kept, live))
     text = (
         "Roll back to which index? This restores the index, not the files: the corpus folder stays "
         "as it is, and the next reindex indexes it again."
@@ -323,11 +325,12 @@ async def rollback_picker(bot: BriefBot) -> tuple[str, discord.ui.View]:
 class RollbackSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"bb:rollback"):
     """The moderator's choice of a kept index version; choosing it makes it live."""
 
-    def __init__(self, kept: Sequence[KeptVersion] = ()) -> None:
+    def __init__(self, kept: Sequence[KeptVersion] = (), live: str | None = None) -> None:
         options = [
             discord.SelectOption(
                 label=f"Built {render.when_built(k.built_at)}",
-                description=f"{k.briefings} briefings, {k.passages} passages",
+                description=f"{k.briefings} briefings, {k.passages} passages"
+                + (" · newer than the live one" if live is not None and k.version > live else ""),
                 value=k.version,
             )
             for k in list(kept)[:25]
