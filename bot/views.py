@@ -484,9 +484,8 @@ class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
             raise
         await asyncio.to_thread(bot.feedback.copy_question, self.key, key, public=True)
         try:  # the private answer's button now says it has been used
-            await interaction.edit_original_response(
-                view=answer_view(self.key, record, private=True, metas=metas, posted=True)
-            )
+            view = answer_view(self.key, record, private=True, metas=metas, posted=True)
+            await interaction.edit_original_response(view=view, allowed_mentions=NO_MENTIONS)
         except discord.HTTPException:
             log.warning("could not disable Post to channel", exc_info=True)
 

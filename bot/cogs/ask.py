@@ -199,14 +199,18 @@ async def _reply_with_answer(
     public = message.guild is not None
     viewer = viewer_of(message.author, bot.settings, public=public)
     asked = follow_up(first, question) if first else question
-    async with message.channel.typing():
-        answer = await bot.handlers.ask(asked, viewer=viewer)
-    if public and not answers_in_public(answer):
-        # Nobody else needs a non-answer in the channel: a short note that goes away.
-        raise UserFacingError(NO_CONFIDENT_ANSWER)
-    heading = follow_up_heading(first, question) if first else None
     record = AnswerRecord(asked, asker_id=message.author.id)
-    msg, view = await compose_answer(bot, answer, record, private=not public, heading=heading)
+    digest = None if first else await bot.handlers.whats_new(question, viewer=viewer)
+    if digest is not None and digest.items:
+        msg, view = await compose_digest(bot, digest, record, private=not public)
+    else:
+        async with message.channel.typing():
+            answer = await bot.handlers.ask(asked, viewer=viewer)
+        if public and not answers_in_public(answer):
+            # Nobody else needs a non-answer in the channel: a short note that goes away.
+            raise UserFacingError(NO_CONFIDENT_ANSWER)
+        heading = follow_up_heading(first, question) if first else None
+        msg, view = await compose_answer(bot, answer, record, private=not public, heading=heading)
     await message.reply(
         content=msg.content,
         embeds=msg.embeds,

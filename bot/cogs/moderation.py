@@ -288,7 +288,9 @@ class RemoveButton(_Button, template=r"bb:rm:(?P<bkey>[0-9a-f]{16}):(?P<yes>[yn]
         bot = app(interaction)
         require_moderator(interaction)
         if not self.confirm:
-            await interaction.response.edit_message(content="Kept: nothing was removed.", view=None)
+            await interaction.response.edit_message(
+                content="Kept: nothing was removed.", view=None, allowed_mentions=NO_MENTIONS
+            )
             return
         meta = next(
             (m for m in await bot.handlers.briefings() if briefing_key(m.briefing_id) == self.bkey), None
@@ -298,7 +300,7 @@ class RemoveButton(_Button, template=r"bb:rm:(?P<bkey>[0-9a-f]{16}):(?P<yes>[yn]
         who = _who(interaction)
         with bot.reindex_gate.hold(who):
             await interaction.response.edit_message(
-                content=f"Removing {embeds.escape(meta.path)}…", view=None
+                content=f"Removing {embeds.escape(meta.path)}…", view=None, allowed_mentions=NO_MENTIONS
             )
             async with showing_progress(interaction) as progress:
                 report = await bot.handlers.remove_briefing(meta.briefing_id, who, progress=progress)
@@ -356,7 +358,9 @@ class RollbackSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"
         version = self.item.values[0] if self.item.values else ""
         who = _who(interaction)
         with bot.reindex_gate.hold(who):
-            await interaction.response.edit_message(content="Rolling back…", view=None)
+            await interaction.response.edit_message(
+                content="Rolling back…", view=None, allowed_mentions=NO_MENTIONS
+            )
             report = await bot.handlers.reindex(who=who, rollback=True, to=version)
         await finish(bot, interaction, report, who, None)
 

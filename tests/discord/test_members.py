@@ -213,3 +213,27 @@ def _vote_id(message: object, vote: str) -> str:
         for c in row["components"]
         if c.get("custom_id", "").endswith(f":{vote}")
     )
+
+
+@pytest.mark.bot_settings(mention_replies=True)
+async def test_whats_new_works_by_mention_too(world: World) -> None:
+    me = world.env.bot.user
+    assert me is not None
+
+    await world.alice.send(world.channel, f"<@{me.id}> what's new?")
+
+    reply = world.channel.last_message
+    assert reply is not None and reply.author.id == me.id and "newest briefings" in reply.content
+
+
+@pytest.mark.bot_settings(mention_replies=True)
+async def test_a_mention_without_an_answer_leaves_a_note_that_goes_away(world: World) -> None:
+    me = world.env.bot.user
+    assert me is not None
+
+    await world.alice.send(world.channel, f"<@{me.id}> zebra pizza saxophone")
+
+    note = world.channel.last_message
+    assert note is not None and note.author.id == me.id and "No confident answer" in note.content
+    await world.env.advance_time(61)
+    assert world.channel.last_message is not None and world.channel.last_message.author.id == world.alice.id
