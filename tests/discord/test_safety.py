@@ -20,12 +20,24 @@ Attention @everyone and @here: the <@&123> role and <@456> must read the harbour
 QUESTION = "Who must read the harbour safety notice today?"
 
 
-async def test_no_message_the_bot_sends_can_ping_anyone(
-    world: World, corpus: Path, service: BriefingService
-) -> None:
+async def _with_pinging_briefing(world: World, corpus: Path, service: BriefingService) -> None:
     (corpus / "2025-02-27-staff-notice.md").write_text(PINGING, encoding="utf-8")
     service.reindex()
     world.env.bot.settings.modlog_channel_id = world.modlog.id
+
+
+def _assert_none_may_ping(payloads: list[dict[str, object]]) -> None:
+    for body in payloads:
+        mentions = body.get("allowed_mentions")
+        assert isinstance(mentions, dict), body
+        assert mentions.get("parse") == [] and not mentions.get("users") and not mentions.get("roles")
+        assert not mentions.get("replied_user")
+
+
+async def test_no_message_the_bot_sends_can_ping_anyone(
+    world: World, corpus: Path, service: BriefingService
+) -> None:
+    await _with_pinging_briefing(world, corpus, service)
 
     public = await world.alice.slash(world.channel, "ask", question=QUESTION)
     private = await world.alice.slash(world.channel, "ask", question=QUESTION, private=True)
@@ -36,11 +48,7 @@ async def test_no_message_the_bot_sends_can_ping_anyone(
 
     payloads = message_payloads(world.env)
     assert len(payloads) >= 6
-    for body in payloads:
-        mentions = body.get("allowed_mentions")
-        assert mentions is not None, body
-        assert mentions.get("parse") == [] and not mentions.get("users") and not mentions.get("roles")
-        assert not mentions.get("replied_user")
+    _assert_none_may_ping(payloads)
     for channel in (world.channel, world.modlog):  # simcord's record of whom each message pinged
         for message in channel.history():
             stored = world.env.backend.get_message(channel.id, message.id)
@@ -64,9 +72,7 @@ async def test_mentions_in_a_quote_are_shown_as_written(
 async def test_the_new_member_and_moderator_paths_ping_nobody(
     world: World, corpus: Path, service: BriefingService
 ) -> None:
-    (corpus / "2025-02-27-staff-notice.md").write_text(PINGING, encoding="utf-8")
-    service.reindex()
-    world.env.bot.settings.modlog_channel_id = world.modlog.id
+    await _with_pinging_briefing(world, corpus, service)
 
     await world.alice.slash(world.channel, "help")
     await world.alice.slash(world.channel, "briefings")
@@ -89,7 +95,4 @@ async def test_the_new_member_and_moderator_paths_ping_nobody(
 
     payloads = message_payloads(world.env)
     assert len(payloads) >= 12
-    for body in payloads:
-        mentions = body.get("allowed_mentions")
-        assert mentions is not None, body
-        assert mentions.get("parse") == [] and not mentions.get("users") and not mentions.get("roles")
+    _assert_none_may_ping(payloads)
