@@ -132,15 +132,6 @@ class FeedbackStore:
             )
             self._purge(con, now)
 
-    def copy_question(self, answer_key: str, new_key: str, *, public: bool) -> None:
-        """Record the same question again under another answer (a private answer posted)."""
-        with self._db() as con:
-            con.execute(
-                "INSERT OR REPLACE INTO questions SELECT ?, asked_at, question, outcome, ?, audiences, shown, "
-                "index_version FROM questions WHERE answer_key = ?",
-                (new_key, int(public), answer_key),
-            )
-
     def vote(
         self, answer_key: str, voter_id: int, vote: Literal["up", "down"], reason: str | None = None
     ) -> bool:

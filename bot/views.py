@@ -82,6 +82,9 @@ class AnswerRecord:
     asker_id: int | None = None  # who asked: only they (or a moderator) may delete a public answer
     public: bool = False  # the message is in the channel for everyone
     strong: list[bool] = field(default_factory=list)  # per shown passage
+    # The answer whose question 👍/👎 count for: a More page or a posted copy votes on the
+    # question of the answer it came from, so /gaps counts each question once.
+    feedback_key: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False)
@@ -175,9 +178,11 @@ async def compose_answer(
     record.public = not private
     key = await asyncio.to_thread(bot.answers.put, record)
     asked_in_public = not private if asked_in_public is None else asked_in_public
-    await asyncio.to_thread(
-        record_answer, bot.feedback, key, record.question, answer, msg.quotes, asked_in_public
-    )
+    if record.feedback_key is None:
+        record.feedback_key = key
+        await asyncio.to_thread(
+            record_answer, bot.feedback, key, record.question, answer, msg.quotes, asked_in_public
+        )
     return msg, answer_view(key, record, private=private, metas=await _metas_by_id(bot, msg.quotes))
 
 
@@ -288,8 +293,8 @@ def answer_view(
         view.add_item(MoreButton(key))
     if private and any(record.strong):  # only confident quotes may go to the channel
         view.add_item(PostButton(key, disabled=posted))
-    view.add_item(VoteButton(key, up=True))
-    view.add_item(VoteButton(key, up=False))
+    view.add_item(VoteButton(record.feedback_key or key, up=True))
+    view.add_item(VoteButton(record.feedback_key or key, up=False))
     if not private:
         view.add_item(DeleteButton(key))
     numbered = len(record.shown) > 1
@@ -416,6 +421,7 @@ class MoreButton(_AnswerButton, template=rf"bb:more:{_KEY}"):
             seen=record.seen,
             first_number=len(record.seen) + 1,
             asker_id=interaction.user.id,
+            feedback_key=record.feedback_key or self.key,
         )
         heading = "More passages for: " + record.question
         await send_answer(interaction, answer, nxt, private=True, heading=heading, more=True)
@@ -468,6 +474,7 @@ class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
             strong=[True] * len(strong),
             asker_id=interaction.user.id,
             public=True,
+            feedback_key=record.feedback_key or self.key,
         )
         key = await asyncio.to_thread(bot.answers.put, shared)
         try:
@@ -482,7 +489,6 @@ class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
         except BaseException:
             await asyncio.to_thread(bot.answers.release, self.key, "post")
             raise
-        await asyncio.to_thread(bot.feedback.copy_question, self.key, key, public=True)
         try:  # the private answer's button now says it has been used
             view = answer_view(self.key, record, private=True, metas=metas, posted=True)
             await interaction.edit_original_response(view=view, allowed_mentions=NO_MENTIONS)

@@ -157,3 +157,18 @@ async def test_a_wrong_passage_fixed_by_a_moderator_becomes_a_check_question(
     assert "No 👎 “wrong passage” reports are waiting" in shown_text(reply_of(done).content)
     assert {"question": IRAN, "briefing_id": "000_457032d09a867f08"} in service._checks()
     assert right in (corpus / "check_questions.jsonl").read_text(encoding="utf-8")
+
+
+async def test_a_question_counts_once_however_many_pages_and_copies_it_has(world: World) -> None:
+    private = await world.alice.slash(world.channel, "ask", question=IRAN, private=True)
+    more = reply_of(await world.alice.click(private.response, label="More passages"))
+    await world.alice.click(private.response, label="Post to channel")
+    posted = world.channel.history(viewer=world.mod)[-1]
+
+    await _thumbs_down(world, world.alice, more, "wrong")
+    stored = world.env.backend.get_message(world.channel.id, posted.id)
+    await world.mod.click(posted, custom_id=_custom_id(stored, ":down"))
+
+    with _db(world) as con:
+        assert con.execute("SELECT count(*) FROM questions").fetchone() == (1,)
+        assert con.execute("SELECT count(*) FROM votes WHERE vote = 'down'").fetchone() == (2,)
