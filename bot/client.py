@@ -115,7 +115,19 @@ class BriefBot(commands.Bot):
             await self.add_cog(cog)
         self.add_dynamic_items(*DYNAMIC_ITEMS, *ANSWER_ITEMS, *READER_ITEMS)
         await self.sync_commands()
+        await self._forget_expired()
         self._start_background()
+
+    async def _forget_expired(self) -> None:
+        """Delete questions, feedback and removed briefings past their time (also on every new
+        question, and when the trash is listed); a failure is logged, never fatal."""
+        trash = self.handlers.trash
+        try:
+            await asyncio.to_thread(self.feedback.purge)
+            if trash is not None:
+                await asyncio.to_thread(trash.purge)
+        except Exception:
+            log.warning("could not delete expired questions or removed briefings", exc_info=True)
 
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: mentions are handled by the ask cog's listener.

@@ -28,7 +28,7 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -180,10 +180,20 @@ async def compose_answer(
     asked_in_public = not private if asked_in_public is None else asked_in_public
     if record.feedback_key is None:
         record.feedback_key = key
-        await asyncio.to_thread(
-            record_answer, bot.feedback, key, record.question, answer, msg.quotes, asked_in_public
+        await _keep_question(
+            functools.partial(
+                record_answer, bot.feedback, key, record.question, answer, msg.quotes, asked_in_public
+            )
         )
     return msg, answer_view(key, record, private=private, metas=await _metas_by_id(bot, msg.quotes))
+
+
+async def _keep_question(record: Callable[[], None]) -> None:
+    """Keep a question for /gaps, in a thread; a failure costs the report a row, never the answer."""
+    try:
+        await asyncio.to_thread(record)
+    except (sqlite3.Error, OSError):
+        log.warning("could not keep the question for /gaps", exc_info=True)
 
 
 def public_part(answer: Answer) -> Answer:
@@ -253,7 +263,7 @@ async def compose_digest(
         for p in i.takeaways
     ]
     audiences = [a for i in digest.items if not i.meta.is_public for a in i.meta.audience]
-    await asyncio.to_thread(
+    await _keep_question(
         functools.partial(
             bot.feedback.record_question,
             key,

@@ -172,3 +172,13 @@ async def test_a_question_counts_once_however_many_pages_and_copies_it_has(world
     with _db(world) as con:
         assert con.execute("SELECT count(*) FROM questions").fetchone() == (1,)
         assert con.execute("SELECT count(*) FROM votes WHERE vote = 'down'").fetchone() == (2,)
+
+
+async def test_an_unwritable_feedback_store_never_costs_an_answer(world: World, tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the store's folder should be", encoding="utf-8")
+    world.env.bot.feedback.path = blocked / "feedback.sqlite3"
+
+    result = await world.alice.slash(world.channel, "ask", question=IRAN)
+
+    assert result.response is not None and result.response.embeds
