@@ -90,13 +90,17 @@ class FeedbackStore:
         self.path = path
         self.keep_days = keep_days
         self._clock = clock
+        self._schema_for: Path | None = None  # the file the tables were last made in
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self._schema_for != self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=10)) as con, con:
             con.execute("PRAGMA foreign_keys=ON")
-            con.executescript(_SCHEMA)
+            if self._schema_for != self.path:
+                con.executescript(_SCHEMA)
+                self._schema_for = self.path
             yield con
 
     def now(self) -> float:
