@@ -84,9 +84,11 @@ class BriefBot(commands.Bot):
 
     def __init__(self, settings: Settings, handlers: Handlers) -> None:
         intents = discord.Intents.default()
-        # Slash commands need no privileged intent; only replies to mentions and follow-ups
-        # typed in answer threads read messages.
-        intents.message_content = settings.mention_replies or bool(settings.thread_channels)
+        # Slash commands need no privileged intent; only replies to mentions, follow-ups typed
+        # in answer threads and briefing channels read messages.
+        intents.message_content = (
+            settings.mention_replies or bool(settings.thread_channels) or bool(settings.briefing_channel_ids)
+        )
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -343,8 +345,9 @@ def required_permissions(settings: Settings) -> discord.Permissions:
     """Exactly what the bot needs in a channel: post reports and replies (with embeds and the
     CSV files), and, when the features are on, reply to messages and open answer threads."""
     perms = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
-    if settings.mention_replies or settings.thread_channels:
-        perms.read_message_history = True  # replying to a message, reading a thread's first one
+    if settings.mention_replies or settings.thread_channels or settings.briefing_channel_ids:
+        # replying to a message, reading a thread's first one, catching up on briefing channels
+        perms.read_message_history = True
     if settings.thread_channels:
         perms.create_public_threads = True
         perms.send_messages_in_threads = True
@@ -398,9 +401,9 @@ async def _run(bot: BriefBot, token: str) -> int:
         return 1
     except discord.PrivilegedIntentsRequired:
         print(
-            "briefbot: BRIEFBOT_MENTION_REPLIES and BRIEFBOT_THREAD_CHANNELS need the Message Content "
-            "intent: enable it for the bot in the Discord developer portal (Bot → Privileged Gateway "
-            "Intents), or turn those settings off.",
+            "briefbot: BRIEFBOT_MENTION_REPLIES, BRIEFBOT_THREAD_CHANNELS and BRIEFBOT_BRIEFING_CHANNEL_IDS "
+            "need the Message Content intent: enable it for the bot in the Discord developer portal "
+            "(Bot → Privileged Gateway Intents), or turn those settings off.",
             file=sys.stderr,
         )
         return 2
@@ -413,9 +416,10 @@ def cogs(bot: BriefBot) -> list[commands.Cog]:
     from bot.cogs.browse import BrowseCog
     from bot.cogs.feedback import FeedbackCog
     from bot.cogs.help import HelpCog
+    from bot.cogs.intake import IntakeCog
     from bot.cogs.moderation import ModerationCog
 
-    return [AskCog(bot), BrowseCog(bot), HelpCog(bot), ModerationCog(bot), FeedbackCog(bot)]
+    return [AskCog(bot), BrowseCog(bot), HelpCog(bot), ModerationCog(bot), IntakeCog(bot), FeedbackCog(bot)]
 
 
 class _NoModel:

@@ -133,7 +133,7 @@ class Console:
         passages = await self.handlers.context(quote.passage_id)
         for p in passages:
             marker = "▶" if p.passage_id == quote.passage_id else " "
-            self.say(f"{marker} ¶ {p.paragraph_label}: {p.text}\n")
+            self.say(f"{marker} {render.paragraph_ref(p.paragraph_label, p.page)}: {p.text}\n")
         self.say(f"— {render.attribution_line(quote.attribution)}")
 
     async def _reindex(self, rest: str) -> None:

@@ -287,7 +287,7 @@ def context_message(
     skeletons: list[discord.Embed] = []
     for p in passages:
         quoted = p.passage_id == quoted_id
-        title = f"¶ {p.paragraph_label}" + (" (the quoted passage)" if quoted else "")
+        title = render.paragraph_ref(p.paragraph_label, p.page) + (" (the quoted passage)" if quoted else "")
         if p.section:
             title += f" · {p.section_label}"
         skeletons.append(

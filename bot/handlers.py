@@ -21,9 +21,10 @@ from bot.errors import UserFacingError
 from bot.trash import Trash, TrashEntry
 from index.build import Progress
 from index.embedder import ModelNotFoundError
+from index.formats.sandbox import ExtractionSandbox
 from index.manifest import ManifestError, fsync_dir
 from index.models import Answer, BriefingMeta, Passage, ReindexReport
-from index.parsing import SUPPORTED_SUFFIXES, BriefingError, is_briefing_file, parse_briefing
+from index.parsing import SUPPORTED_SUFFIXES, BriefingError, ParsedDocument, is_briefing_file
 from index.search import LOCAL_USER, Viewer
 from index.service import BriefingService, NoIndexError, Status
 from index.versions import ReindexBusyError
@@ -32,7 +33,10 @@ from index.whatsnew import Digest
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 500
-UPLOAD_SUFFIXES = (".md", ".txt")
+UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES
+UPLOAD_KINDS = ".md, .txt, .pdf, .docx, .html and .eml"
+# Attachment types that are never briefings, refused before downloading anything.
+_NOT_BRIEFINGS = ("image/", "audio/", "video/", "font/")
 MAX_FILENAME_CHARS = 120
 # Letters, digits, dot, dash and underscore; it must start with a letter or digit.
 _SAFE_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -174,18 +178,61 @@ class Handlers:
     ) -> ReindexReport:
         """Save an uploaded briefing into the corpus folder (atomically) and reindex.
 
-        The name must be a plain, safe ``.md``/``.txt`` file name and the bytes a briefing that
-        parses; an existing file is only overwritten when ``replace`` is true.
+        The name must be a plain, safe file name of a supported format and the bytes a
+        briefing that parses (its content, not its name, decides: a .pdf that is HTML is
+        refused); an existing file is only overwritten when ``replace`` is true.
         """
         limit = max_bytes if max_bytes is not None else self.service.config.build.max_bytes
         name = check_upload(filename, len(data), limit)
-        try:
-            parse_briefing(name, data, limit)
-        except BriefingError as exc:
-            raise UserFacingError(f"{name} was not added: {exc.reason}.") from exc
+        await self.extract(name, data, limit)
         self._refuse_if_reindexing()
         await asyncio.to_thread(self._save_briefing, name, data, replace)
         return await self._reindex_after_change(f"{name} was saved", who, progress)
+
+    async def extract(self, rel_path: str, data: bytes, max_bytes: int | None = None) -> list[ParsedDocument]:
+        """The briefings in a file as the index will read them (in a worker thread; PDF, Word,
+        HTML and e-mail in the extraction sandbox), or a ``UserFacingError`` saying why not."""
+        limit = max_bytes if max_bytes is not None else self.service.config.build.max_bytes
+
+        def parse() -> list[ParsedDocument]:
+            with ExtractionSandbox(self.service.config.build.extract) as sandbox:
+                return sandbox.parse(rel_path, data, limit)
+
+        try:
+            return await asyncio.to_thread(parse)
+        except BriefingError as exc:
+            name = PurePosixPath(rel_path).name
+            raise UserFacingError(f"{name} was not added: {exc.reason}.") from exc
+
+    async def put_corpus_file(self, rel_path: str, data: bytes) -> None:
+        """Write (or replace) a file under the corpus folder, atomically, in a worker thread."""
+        path = self._inside_corpus(rel_path)
+
+        def write() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_atomic(path, data)
+
+        await asyncio.to_thread(write)
+
+    async def delete_corpus_file(self, rel_path: str) -> bool:
+        """Delete a file under the corpus folder; False when it was not there."""
+        path = self._inside_corpus(rel_path)
+
+        def delete() -> bool:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                return False
+            fsync_dir(path.parent)
+            return True
+
+        return await asyncio.to_thread(delete)
+
+    def _inside_corpus(self, rel_path: str) -> Path:
+        parts = PurePosixPath(rel_path).parts
+        if not parts or ".." in parts or PurePosixPath(rel_path).is_absolute():
+            raise UserFacingError(f"{rel_path} is not a path inside the corpus folder.")
+        return self.service.config.corpus_dir.joinpath(*parts)
 
     async def remove_briefing(
         self, briefing_id: str, who: str = "", *, progress: Progress | None = None
@@ -289,10 +336,11 @@ class Handlers:
             raise UserFacingError(f"The embedding model is not available: {exc}") from exc
 
 
-def check_upload(filename: str, size: int, max_bytes: int) -> str:
+def check_upload(filename: str, size: int, max_bytes: int, content_type: str | None = None) -> str:
     """The name an uploaded briefing is saved under, or a ``UserFacingError`` saying why not.
 
-    Checks only the name and the size, so a front end can refuse before downloading anything.
+    Checks only the name, the size and the declared type, so a front end can refuse before
+    downloading anything (what the bytes really are is checked when they are read).
     """
     name = (filename or "").strip()
     shown = name[:80] or "(no name)"
@@ -305,7 +353,12 @@ def check_upload(filename: str, size: int, max_bytes: int) -> str:
     if name.startswith("."):
         raise UserFacingError(f"“{shown}” is a hidden file name (it starts with a dot).")
     if PurePosixPath(name).suffix.lower() not in UPLOAD_SUFFIXES:
-        raise UserFacingError(f"“{shown}” is not a briefing: only .md and .txt files can be added.")
+        raise UserFacingError(f"“{shown}” is not a briefing: only {UPLOAD_KINDS} files can be added.")
+    if content_type and content_type.lower().startswith(_NOT_BRIEFINGS):
+        kind = content_type.split("/")[0]
+        raise UserFacingError(
+            f"“{shown}” is {'an' if kind[0] in 'aeiou' else 'a'} {kind} file, not a briefing."
+        )
     if len(name) > MAX_FILENAME_CHARS or not _SAFE_FILENAME.fullmatch(name):
         raise UserFacingError(
             f"“{shown}” has characters that are not allowed in a briefing file name: "

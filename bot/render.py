@@ -21,21 +21,26 @@ NOTHING = "Nothing in the briefings matches this question."
 
 
 def attribution_line(a: Attribution) -> str:
-    """``Title (date), section, ¶ n — source``."""
+    """``Title (date), section, p. 3, ¶ n — source`` (the page for PDF briefings)."""
     parts = [f"{a.title} ({a.when_label})"]
     if a.section:
         parts.append(a.section)
-    parts.append(f"¶ {a.paragraph_label}")
+    parts.append(paragraph_ref(a.paragraph_label, a.page))
     line = ", ".join(parts)
     if a.source:
         line += f" — {a.source}"
     return line
 
 
+def paragraph_ref(label: str, page: int | None) -> str:
+    """``¶ 4``, or ``p. 3, ¶ 4`` when the briefing has pages."""
+    return f"p. {page}, ¶ {label}" if page else f"¶ {label}"
+
+
 def also_in_line(q: Quote) -> str | None:
     if not q.also_in:
         return None
-    items = [f"{o.title} ({o.when_label}), ¶ {o.paragraph_label}" for o in q.also_in]
+    items = [f"{o.title} ({o.when_label}), {paragraph_ref(o.paragraph_label, o.page)}" for o in q.also_in]
     return "Also in: " + "; ".join(items)
 
 
@@ -148,6 +153,8 @@ def report_lines(report: ReindexReport) -> list[str]:
                     f" and {len(ids) - NAMES_SHOWN} more" if len(ids) > NAMES_SHOWN else ""
                 )
                 lines.append(f"{what}: {shown}.")
+    if len(report.formats) > 1 or set(report.formats) - {"markdown", "text"}:
+        lines.append("By format: " + "; ".join(format_line(f, c) for f, c in report.formats.items()) + ".")
     if report.skipped:
         lines.append(f"Skipped {len(report.skipped)} file{'s' if len(report.skipped) != 1 else ''}:")
         lines.extend(f"  - {s.path}: {s.reason}" for s in report.skipped)
@@ -206,6 +213,25 @@ def chunker_words(signature: str | None) -> str:
     if "s2" in parts[5:]:
         words += ", and every sentence also indexed on its own"
     return words
+
+
+FORMAT_NAMES = {
+    "pdf": "PDF",
+    "docx": "Word",
+    "html": "HTML",
+    "eml": "e-mail",
+    "markdown": "Markdown",
+    "text": "text",
+}
+
+
+def format_line(fmt: str, counts: dict[str, int]) -> str:
+    """``PDF: 13 files, 9 briefings indexed, 2 skipped``."""
+    files = counts.get("files", 0)
+    line = f"{FORMAT_NAMES.get(fmt, fmt)}: {files} file{'s' if files != 1 else ''}, {counts.get('briefings', 0)} indexed"
+    if counts.get("skipped"):
+        line += f", {counts['skipped']} skipped"
+    return line
 
 
 def _check_lines(report: ReindexReport) -> list[str]:

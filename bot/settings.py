@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bot.errors import UserFacingError
 from index.build import BuildOptions
 from index.chunking import ChunkOptions
+from index.formats.sandbox import ExtractLimits
 from index.search import SearchOptions
 from index.service import ServiceConfig
 
@@ -62,6 +63,10 @@ class Settings(BaseSettings):
     ask_rate_window: float = Field(60.0, gt=0)  # ... per this many seconds
     mention_replies: bool = False  # needs the privileged message-content intent
     max_upload_kb: int = Field(1024, ge=1, le=25 * 1024)
+    # messages posted here by moderators become briefings (needs the message-content intent)
+    briefing_channel_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    extract_timeout_seconds: float = Field(60.0, gt=0)  # one PDF, Word, HTML or e-mail file
+    extract_memory_mb: int = Field(2048, ge=64)
     # Channels where a public answer opens a thread; a message typed in that thread is a
     # follow-up question (typed follow-ups need the privileged message-content intent).
     thread_channels: Annotated[list[int], NoDecode] = Field(default_factory=list)
@@ -82,6 +87,17 @@ class Settings(BaseSettings):
     def _split_roles(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("briefing_channel_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in re.split(r"[,;\s]+", value) if part]
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, (list, tuple)):
+            return [discord_id(v, "channel") for v in value]
         return value
 
     @field_validator("modlog_channel_id", mode="before")
@@ -122,6 +138,7 @@ class Settings(BaseSettings):
                 max_bytes=int(self.max_file_mb * 1024 * 1024),
                 batch_size=self.batch_size,
                 keep_versions=self.keep_versions,
+                extract=ExtractLimits(self.extract_timeout_seconds, self.extract_memory_mb),
             ),
             search=SearchOptions(k=self.top_k, candidates=self.candidates),
             verify_checksums=self.verify_checksums,
@@ -142,6 +159,7 @@ EXPECTED = {
     "modlog_channel_id": "a channel id (a number like 1234567890123456789; with Developer Mode on, "
     "right-click the channel → Copy Channel ID) or the channel's link",
     "thread_channels": "channel ids or channel links, separated by commas",
+    "briefing_channel_ids": "channel ids or channel links, separated by commas",
     "moderator_roles": "role names separated by commas, such as Editors,Leads",
 }
 

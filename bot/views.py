@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import discord
 from discord import app_commands
 
-from bot import embeds
+from bot import embeds, render
 from bot.checks import (
     NO_MENTIONS,
     PUBLIC_DEFER,
@@ -545,7 +545,9 @@ class FullButton(_PassageButton, template=rf"bb:full:{_PASSAGE}"):
             raise UserFacingError("That passage has changed or been removed since this answer was given.")
         meta = await _meta_of(interaction, passage.briefing_id, viewer)
         where = (
-            f"{meta.title} ({meta.when_label}), ¶ {passage.paragraph_label}" if meta else passage.briefing_id
+            f"{meta.title} ({meta.when_label}), {render.paragraph_ref(passage.paragraph_label, passage.page)}"
+            if meta
+            else passage.briefing_id
         )
         pages = embeds.full_passage_pages(passage.text)
         if len(pages) > embeds.FULL_PASSAGE_MAX_MESSAGES:

@@ -23,15 +23,18 @@ import numpy as np
 
 from index.chunking import ChunkOptions, make_passages
 from index.embedder import Embedder
+from index.formats import EXTRACTED_SUFFIXES, READERS_VERSION, format_label
+from index.formats.memo import UnreadableMemo
+from index.formats.sandbox import ExtractionSandbox, ExtractLimits
 from index.manifest import Manifest, ManifestError, read_manifest, seal, verify, write_json_atomic
 from index.models import BriefingMeta, Passage, ReindexReport, Skipped
 from index.parsing import (
     DEFAULT_MAX_BYTES,
     PARSER_VERSION,
     BriefingError,
+    ParsedDocument,
     briefing_id_for,
     iter_corpus,
-    parse_briefing,
     read_bytes,
 )
 from index.store import ADDED_KEY, Store
@@ -53,13 +56,19 @@ class BuildOptions:
     batch_size: int = 32
     keep_versions: int = 3
     sentence_vectors: bool = True
+    extract: ExtractLimits = field(default_factory=ExtractLimits)  # PDF, Word, HTML, e-mail
 
 
 def signature(opts: BuildOptions, embedder: Embedder) -> str:
     """What decides passage boundaries and vectors besides the model: chunking, sentence
-    vectors, parser. A live version built under another signature is rebuilt in full."""
+    vectors, format readers, parser. A live version built under another signature is rebuilt
+    in full."""
     chunk_opts = dataclasses.replace(opts.chunk, max_tokens=embedder.max_tokens)
-    return chunk_opts.signature() + (":s2" if opts.sentence_vectors else "") + f":p{PARSER_VERSION}"
+    return (
+        chunk_opts.signature()
+        + (":s2" if opts.sentence_vectors else "")
+        + f":r{READERS_VERSION}:p{PARSER_VERSION}"
+    )
 
 
 def embed_text(meta: BriefingMeta, passage: Passage) -> str:
@@ -148,20 +157,27 @@ def _reindex_locked(
     )
     try:
         indexed = base_store.briefing_hashes() if base_store is not None else {}
+        # One file may hold several briefings (an e-mail and its attachments): files are
+        # compared and replaced by path.
+        indexed_paths: dict[str, set[str]] = {}
+        bids_of: dict[str, list[str]] = {}
+        for bid, (rel_path, sha) in indexed.items():
+            indexed_paths.setdefault(rel_path, set()).add(sha)
+            bids_of.setdefault(rel_path, []).append(bid)
 
         # 1. scan: read and hash every briefing file
         files = list(iter_corpus(corpus_dir)) if corpus_dir.is_dir() else []
         if not corpus_dir.is_dir():
             report.warnings.append(f"corpus folder {corpus_dir} does not exist")
         scanned: dict[str, _Scanned] = {}
-        unreadable: set[str] = set()
+        unreadable: set[str] = set()  # paths
         for i, (path, rel) in enumerate(files):
             bid = briefing_id_for(rel)
             try:
                 data = read_bytes(path, opts.max_bytes)
             except BriefingError as exc:
                 report.skipped.append(Skipped(rel, exc.reason))
-                unreadable.add(bid)
+                unreadable.add(rel)
                 continue
             if bid in scanned:
                 report.skipped.append(Skipped(rel, f"same briefing id as {scanned[bid].rel}; rename one"))
@@ -170,54 +186,76 @@ def _reindex_locked(
             tick("scan", i + 1, len(files))
 
         rebuild = report.full_rebuild
-        to_parse = [
-            s
-            for bid, s in scanned.items()
-            if rebuild or bid not in indexed or indexed[bid] != (s.rel, s.sha256)
-        ]
+        to_parse = [s for s in scanned.values() if rebuild or indexed_paths.get(s.rel) != {s.sha256}]
+        scanned_paths = {s.rel for s in scanned.values()}
         # A briefing that became unreadable keeps its last good version (and is reported).
-        removed = [bid for bid in indexed if bid not in scanned and bid not in unreadable]
-        kept_stale = [bid for bid in indexed if bid in unreadable]
+        removed = [
+            bid for bid, (rel, _) in indexed.items() if rel not in scanned_paths and rel not in unreadable
+        ]
         if rebuild:
             removed = []
-        for bid in kept_stale:
-            report.warnings.append(
-                f"{indexed[bid][0]}: unreadable now; the previously indexed version is kept"
-            )
+        for stale in sorted(unreadable & indexed_paths.keys()):
+            report.warnings.append(f"{stale}: unreadable now; the previously indexed version is kept")
 
-        # 2. parse the new and changed briefings
-        parsed: list[tuple[BriefingMeta, list[Passage]]] = []
-        for i, s in enumerate(to_parse):
-            try:
-                doc = parse_briefing(s.rel, s.data, opts.max_bytes)
-                passages = make_passages(
-                    doc.meta.briefing_id, doc.text, doc.blocks, embedder.count_tokens, chunk_opts
-                )
-            except BriefingError as exc:
-                report.skipped.append(Skipped(s.rel, exc.reason))
-                if s.briefing_id in indexed and not rebuild:
-                    report.warnings.append(f"{s.rel}: kept the previously indexed version")
-                continue
-            except Exception as exc:  # a parser bug must not stop the other files
-                report.skipped.append(Skipped(s.rel, f"could not be parsed ({type(exc).__name__}: {exc})"))
-                continue
-            for w in doc.meta.warnings:
-                report.warnings.append(f"{s.rel}: {w}")
-            parsed.append((doc.meta, passages))
-            tick("parse", i + 1, len(to_parse))
+        # 2. parse the new and changed files (PDF, Word, HTML, e-mail in a limited child process)
+        parsed: list[tuple[ParsedDocument, list[Passage]]] = []
+        parsed_paths: set[str] = set()
+        seen: set[str] = set()
+        memo = UnreadableMemo(layout.root)
+        with ExtractionSandbox(opts.extract) as sandbox:
+            for i, s in enumerate(to_parse):
+                extracted = Path(s.rel).suffix.lower() in EXTRACTED_SUFFIXES
+                known = memo.known(s.rel, s.sha256) if extracted and not full else None
+                try:
+                    if known is not None:  # refused before and unchanged since: not again
+                        raise BriefingError(known)
+                    docs = sandbox.parse(s.rel, s.data, opts.max_bytes)
+                    items = [(doc, _passages(doc, embedder, chunk_opts)) for doc in docs]
+                except BriefingError as exc:
+                    if extracted:
+                        memo.refused(s.rel, s.sha256, exc.reason)
+                    report.skipped.append(Skipped(s.rel, exc.reason))
+                    if s.rel in indexed_paths and not rebuild:
+                        report.warnings.append(f"{s.rel}: kept the previously indexed version")
+                    continue
+                except Exception as exc:  # a parser bug must not stop the other files
+                    report.skipped.append(
+                        Skipped(s.rel, f"could not be parsed ({type(exc).__name__}: {exc})")
+                    )
+                    continue
+                parsed_paths.add(s.rel)
+                for doc, passages in items:
+                    bid = doc.meta.briefing_id
+                    if bid in seen:
+                        report.skipped.append(Skipped(s.rel, f"briefing {bid} appears twice; rename one"))
+                        continue
+                    seen.add(bid)
+                    for w in doc.meta.warnings:
+                        report.warnings.append(f"{s.rel}: {w}")
+                    parsed.append((doc, passages))
+                tick("parse", i + 1, len(to_parse))
+        memo.save()
 
-        for meta, _ in parsed:
-            if meta.briefing_id in indexed and not rebuild:
-                report.briefings_changed.append(meta.briefing_id)
+        new_ids = {doc.meta.briefing_id for doc, _ in parsed}
+        for doc, _ in parsed:
+            if doc.meta.briefing_id in indexed and not rebuild:
+                report.briefings_changed.append(doc.meta.briefing_id)
             else:
-                report.briefings_added.append(meta.briefing_id)
-        report.briefings_removed = sorted(removed)
+                report.briefings_added.append(doc.meta.briefing_id)
+        # Briefings of a replaced file that it no longer holds (an attachment taken out).
+        replaced = [bid for rel in sorted(parsed_paths) for bid in bids_of.get(rel, [])]
+        dropped = [bid for bid in replaced if bid not in new_ids]
+        if rebuild:
+            dropped = replaced = []
+        removed = [bid for bid in removed if bid not in new_ids]
+        report.briefings_removed = sorted({*removed, *dropped})
 
         if not rebuild and not parsed and not removed:
             report.changed = False
             report.version = base_version
             b, p = base_store.counts() if base_store is not None else (0, 0)
             report.briefings_total, report.passages_total = b, p
+            report.formats = _format_counts(files, report.skipped, base_store)
             report.seconds = time.perf_counter() - t0
             report.finished_at = utc_now()
             return report
@@ -239,14 +277,14 @@ def _reindex_locked(
                 if reuse_store is not None and base_dir
                 else None
             )
-            for bid in [*removed, *(m.briefing_id for m, _ in parsed if m.briefing_id in indexed)]:
-                if rebuild:
-                    break
+            for bid in dict.fromkeys([*removed, *replaced, *(d.meta.briefing_id for d, _ in parsed)]):
+                if rebuild or bid not in indexed:
+                    continue
                 vids = store.delete_briefing(bid)
                 vectors.remove(vids)
                 report.passages_removed += len(vids)
 
-            flat = [(meta, passage) for meta, passages in parsed for passage in passages]
+            flat = [(doc.meta, passage) for doc, passages in parsed for passage in passages]
             hashes, all_vecs, sent_vecs, embedded = _embed(
                 flat,
                 embedder,
@@ -260,12 +298,13 @@ def _reindex_locked(
             tick("write", 0, 1)
             now = utc_now()
             offset = 0
-            for meta, passages in parsed:
+            for doc, passages in parsed:
                 n = len(passages)
-                store.put_briefing(meta, now, n)
+                store.put_briefing(doc.meta, now, n)
                 store.put_passages(
-                    meta, passages, hashes[offset : offset + n], sent_vecs[offset : offset + n]
+                    doc.meta, passages, hashes[offset : offset + n], sent_vecs[offset : offset + n]
                 )
+                store.put_text(doc.meta.briefing_id, doc.text, doc.pages)
                 vectors.add([p.vid for p in passages], all_vecs[offset : offset + n])
                 offset += n
                 report.passages_added += n
@@ -281,6 +320,7 @@ def _reindex_locked(
             if p_count != len(vectors):
                 raise RuntimeError(f"index out of step: {p_count} passages but {len(vectors)} vectors")
             store.set_info("version", version)
+            report.formats = _format_counts(files, report.skipped, store)
             store.commit()
             store.close()
             vectors.save(staging / VECTORS_FILE)
@@ -312,6 +352,39 @@ def _reindex_locked(
     finally:
         if base_store is not None:
             base_store.close()
+
+
+def _passages(doc: ParsedDocument, embedder: Embedder, chunk_opts: ChunkOptions) -> list[Passage]:
+    """A parsed briefing cut into passages, each with the page it starts on (PDF)."""
+    passages = make_passages(doc.meta.briefing_id, doc.text, doc.blocks, embedder.count_tokens, chunk_opts)
+    if not doc.pages:
+        return passages
+    return [dataclasses.replace(p, page=doc.page_at(p.start)) for p in passages]
+
+
+def format_of(rel_path: str) -> str:
+    """The format a briefing file is reported under: pdf, docx, html, eml, markdown, text."""
+    suffix = Path(rel_path).suffix.lower()
+    return format_label(suffix) or ("text" if suffix == ".txt" else "markdown")
+
+
+def _format_counts(
+    files: list[tuple[Path, str]], skipped: list[Skipped], store: Store | None
+) -> dict[str, dict[str, int]]:
+    """Per format: files in the corpus, briefings in the index, files skipped by this run."""
+    out: dict[str, dict[str, int]] = {}
+
+    def row(fmt: str) -> dict[str, int]:
+        return out.setdefault(fmt, {"files": 0, "briefings": 0, "skipped": 0})
+
+    for _, rel in files:
+        row(format_of(rel))["files"] += 1
+    for s in skipped:
+        row(format_of(s.path))["skipped"] += 1
+    if store is not None:
+        for path, _ in store.briefing_hashes().values():
+            row(format_of(path))["briefings"] += 1
+    return dict(sorted(out.items()))
 
 
 def _embed(

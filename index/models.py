@@ -73,6 +73,7 @@ class Passage:
     content_hash: str
     kind: str
     sentences: tuple[tuple[int, int], ...] = ()  # offsets relative to ``text``
+    page: int | None = None  # the page the passage starts on (PDF), else None
 
     @property
     def paragraph_label(self) -> str:
@@ -106,6 +107,7 @@ class Attribution:
     path: str
     url: str | None
     source: str | None
+    page: int | None = None  # PDF page of the quote
     added: Day | None = None
 
     @property
@@ -184,6 +186,7 @@ def quote_json(q: Quote) -> dict[str, Any]:
         "path": a.path,
         "url": a.url,
         "source": a.source,
+        "page": a.page,
         "score": round(q.score, 4),
         "strength": q.strength,
         "passage_id": q.passage_id,
@@ -218,6 +221,8 @@ class ReindexReport:
     passages_total: int = 0
     passages_embedded: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    # per format ("pdf", "docx", "html", "eml", "markdown", "text"): files, indexed, skipped
+    formats: dict[str, dict[str, int]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     full_rebuild: bool = False

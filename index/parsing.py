@@ -8,6 +8,7 @@ paragraphs, bullet lists, optional blank lines.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import unicodedata
@@ -20,14 +21,16 @@ from typing import Any
 import yaml
 from markdown_it import MarkdownIt
 
+from index.formats import EXTRACTED_SUFFIXES, reader_for
 from index.models import Block, BriefingMeta
-from index.titles import readable_title
+from index.titles import filename_title, readable_title
 
 # Bump when what parsing produces (titles, blocks, dates) changes: the manifest records it, and
 # an index built under another version is rebuilt in full.
 PARSER_VERSION = "2"
 
-SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
+TEXT_SUFFIXES = (".md", ".markdown", ".txt")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + EXTRACTED_SUFFIXES
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 
 # Headings that name a part of a briefing rather than the briefing itself.
@@ -64,8 +67,13 @@ class BriefingError(Exception):
 @dataclass(frozen=True)
 class ParsedDocument:
     meta: BriefingMeta
-    text: str
+    text: str  # the file's text, or for PDF, Word, HTML and e-mail the extracted text
     blocks: tuple[Block, ...]
+    pages: tuple[int, ...] = ()  # where each page starts in ``text`` (PDF); empty otherwise
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding character ``offset``, or None for unpaged formats."""
+        return bisect.bisect_right(self.pages, offset) or 1 if self.pages else None
 
 
 def briefing_id_for(rel_path: str) -> str:
@@ -109,6 +117,21 @@ def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise BriefingError(f"cannot read file: {exc.strerror or exc}") from exc
+
+
+def parse_file(rel_path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> list[ParsedDocument]:
+    """Every briefing in one file (an e-mail's attachments are briefings of their own).
+
+    Text formats are parsed here; the others go to their reader in ``index.formats``. Runs
+    in the caller's process: untrusted PDF, Word, HTML and e-mail files are read through
+    ``index.formats.sandbox``, which calls this in a child process with limits.
+    """
+    suffix = PurePosixPath(rel_path).suffix.lower()
+    if suffix in EXTRACTED_SUFFIXES:
+        if len(data) > max_bytes:
+            raise BriefingError(f"too large: {_mb(len(data))} (limit {_mb(max_bytes)})")
+        return reader_for(suffix)(rel_path, data, max_bytes)
+    return [parse_briefing(rel_path, data, max_bytes)]
 
 
 def parse_briefing(rel_path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDocument:
@@ -225,6 +248,11 @@ def _build_meta(
         size=len(data),
         warnings=tuple(warns),
     )
+
+
+def title_from_filename(name: str) -> str:
+    """The title a file name gives; a machine-made name ("000_457032d0") as it is on disk."""
+    return filename_title(name) or PurePosixPath(name).stem
 
 
 def date_from_filename(name: str) -> date | None:

@@ -268,6 +268,7 @@ def attribution(meta: BriefingMeta, p: Passage) -> Attribution:
         path=meta.path,
         url=meta.url,
         source=meta.source,
+        page=p.page,
         added=meta.added,
     )
 

@@ -16,6 +16,21 @@ from index.confidence import Calibration
 from index.service import BriefingService, ServiceConfig
 from tests.fakes import FakeEmbedder
 
+pytest_plugins = ("tests.pgserver",)
+
+try:  # the PostgreSQL tests import the backend, which needs the postgres extra
+    import psycopg  # noqa: F401
+
+    PG_MISSING = ""
+except ImportError:
+    PG_MISSING = "PostgreSQL backend tests not collected: psycopg is not installed (pip install -e '.[test]')"
+    collect_ignore_glob = ["test_pg_*.py"]
+
+
+def pytest_report_header() -> list[str]:
+    return [PG_MISSING] if PG_MISSING else []
+
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_CORPUS = REPO / "corpus"
 USER_BRIEFING = SAMPLE_CORPUS / "000_457032d09a867f08.txt"

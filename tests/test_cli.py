@@ -35,6 +35,7 @@ def test_ask_json_builds_the_index_first_and_prints_one_json_object(
     assert isinstance(data["abstained"], bool) and data["index_version"]
     assert len(data["quotes"]) == 3
     assert data["quotes"][0]["path"] == "000_457032d09a867f08.txt"
+    assert data["quotes"][0]["page"] is None  # a page only for PDF briefings
 
 
 def test_index_json_reports_the_contract_keys(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:

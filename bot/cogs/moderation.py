@@ -156,14 +156,16 @@ class ModerationCog(commands.Cog):
             embeds=[embeds.status_embed(status), discord_side], ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
-    @briefing.command(name="add", description="Add a briefing file (.md or .txt) and index it")
+    @briefing.command(
+        name="add", description="Add a briefing file (.md, .txt, .pdf, .docx, .html, .eml) and index it"
+    )
     @app_commands.describe(file="The briefing file", replace="Replace a briefing file of the same name")
     @is_moderator()
     async def add(
         self, interaction: discord.Interaction[Any], file: discord.Attachment, replace: bool = False
     ) -> None:
         limit = self.bot.settings.max_upload_kb * 1024
-        name = check_upload(file.filename, file.size, limit)  # before downloading anything
+        name = check_upload(file.filename, file.size, limit, file.content_type)  # before downloading
         who = _who(interaction)
         with self.bot.reindex_gate.hold(who):
             await interaction.response.defer(ephemeral=True, thinking=True)

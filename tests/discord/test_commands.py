@@ -15,7 +15,7 @@ from bot.settings import Settings
 from index.service import BriefingService
 from tests.discord.helpers import fresh_bot
 
-MODERATOR_COMMANDS = ("reindex", "status", "briefing", "gaps")
+MODERATOR_COMMANDS = ("reindex", "status", "briefing", "gaps", "Add to briefings")
 MANAGE_GUILD = 1 << 5
 
 
@@ -31,8 +31,10 @@ def test_command_payloads_list_every_command_offline(bot_settings: Settings) -> 
         "briefing",
         "gaps",
         "Ask the briefings",
+        "Add to briefings",
     }
     assert payloads["Ask the briefings"]["type"] == 3  # a message context menu
+    assert payloads["Add to briefings"]["type"] == 3
     ask_options = {o["name"]: o for o in payloads["ask"]["options"]}
     assert list(ask_options) == ["question", "briefing", "since", "private"]
     assert ask_options["question"]["required"] and ask_options["briefing"]["autocomplete"]

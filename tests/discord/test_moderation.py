@@ -154,7 +154,7 @@ async def test_briefing_add_refuses_to_overwrite_unless_replace_is_set(world: Wo
     [
         ("big.md", b"x" * 3000, "at most 2 KB", False),
         ("../../etc/passwd.md", NEW_BRIEFING.encode(), "looks like a path", False),
-        ("notes.pdf", NEW_BRIEFING.encode(), "only .md and .txt", False),
+        ("notes.odt", NEW_BRIEFING.encode(), "only .md, .txt, .pdf, .docx, .html and .eml", False),
         (".hidden.md", NEW_BRIEFING.encode(), "hidden", False),
         ("binary.md", b"\x00\x01\x02PNG" * 10, "binary", True),
         ("latin1.txt", "Café crème brûlée".encode("latin-1"), "not UTF-8", True),
