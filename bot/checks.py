@@ -62,6 +62,12 @@ def is_moderator() -> Callable[[T], T]:
     return app_commands.check(predicate)
 
 
+def require_moderator(interaction: discord.Interaction[Any]) -> None:
+    """For buttons and menus under moderator commands: refuse anyone else who clicks them."""
+    if interaction.guild is None or not member_is_moderator(interaction.user, app(interaction).settings):
+        raise NotModerator(MODERATOR_REFUSAL)
+
+
 def viewer_for(interaction: discord.Interaction[Any], *, public: bool) -> Viewer:
     """Who is asking, for audience checks; ``public`` when the whole channel will see the answer."""
     return viewer_of(interaction.user, app(interaction).settings, public=public)
@@ -115,8 +121,14 @@ async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> No
     if not interaction.response.is_done():
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
         return
+    await drop_public_placeholder(interaction)
+    await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def drop_public_placeholder(interaction: discord.Interaction[Any]) -> None:
+    """Remove a public "thinking…" placeholder, so that the next follow-up can be ephemeral."""
     if interaction.extras.pop(PUBLIC_DEFER, False):
-        # The first follow-up would fill the public "thinking…" placeholder, showing the error to
+        # The first follow-up would fill the public "thinking…" placeholder, showing the reply to
         # everyone: complete the placeholder with a neutral line and delete it; the follow-up is
         # then a new message, and ephemeral.
         try:
@@ -124,7 +136,6 @@ async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> No
             await interaction.delete_original_response()
         except discord.HTTPException:
             log.debug("public placeholder already gone", exc_info=True)
-    await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
 async def guarded(interaction: discord.Interaction[Any], action: Callable[[], Awaitable[None]]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot import render
 from bot.errors import UserFacingError
-from bot.settings import Settings
+from bot.settings import Settings, load_settings
 
 log = logging.getLogger("briefbot")
 
@@ -25,7 +25,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["corpus_dir"] = Path(args.corpus)
     if getattr(args, "index_dir", None):
         overrides["index_dir"] = Path(args.index_dir)
-    return Settings(**overrides)
+    return load_settings(**overrides)
 
 
 def _add_paths(p: argparse.ArgumentParser) -> None:
@@ -101,7 +101,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "commands":
         from bot.client import command_payloads
 
-        payloads = command_payloads(Settings())
+        payloads = command_payloads(load_settings())
         if args.json:
             print(json.dumps(payloads, indent=2, ensure_ascii=False))
         else:
@@ -112,7 +112,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bot.progress import TerminalProgress
         from index.evaluation import run_eval
 
-        settings = Settings()
+        settings = load_settings()
         bars = TerminalProgress(enabled=None if not args.json else False)
         result = run_eval(
             Path(args.dataset),

@@ -8,6 +8,8 @@ interaction is acknowledged at once.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import json
 import logging
 import sys
 import time
@@ -22,12 +24,16 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import embeds, render
+from bot.answer_buttons import DYNAMIC_ITEMS as ANSWER_ITEMS
 from bot.checks import NO_MENTIONS, report_error
 from bot.errors import UserFacingError
+from bot.feedback_store import FeedbackStore
 from bot.handlers import Handlers
 from bot.ratelimit import RateLimiter
+from bot.reader import DYNAMIC_ITEMS as READER_ITEMS
 from bot.settings import Settings
 from bot.views import DYNAMIC_ITEMS, AnswerStore
+from index.manifest import write_json_atomic
 from index.models import ReindexReport
 from index.parsing import iter_corpus
 from index.service import BriefingService
@@ -39,6 +45,8 @@ discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
 ANSWERS_FILE = "answers.sqlite3"
+SYNC_STATE = "commands_synced.json"  # where the commands were synced last: {"guild_id": id or null}
+FEEDBACK_FILE = "feedback.sqlite3"
 README_HINT = "Set it in the environment or in .env; see README.md, “Configuration”."
 
 
@@ -76,9 +84,11 @@ class BriefBot(commands.Bot):
 
     def __init__(self, settings: Settings, handlers: Handlers) -> None:
         intents = discord.Intents.default()
-        # Slash commands need no privileged intent; only replies to mentions and briefing
-        # channels read messages.
-        intents.message_content = settings.mention_replies or bool(settings.briefing_channel_ids)
+        # Slash commands need no privileged intent; only replies to mentions, follow-ups typed
+        # in answer threads and briefing channels read messages.
+        intents.message_content = (
+            settings.mention_replies or bool(settings.thread_channels) or bool(settings.briefing_channel_ids)
+        )
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -88,37 +98,87 @@ class BriefBot(commands.Bot):
         )
         self.settings = settings
         self.handlers = handlers
-        self.answers = AnswerStore(handlers.service.config.index_dir.parent / ANSWERS_FILE)
+        self.answers = AnswerStore(settings.data_dir / ANSWERS_FILE, settings.keep_questions_days)
+        # Discord's clock (a test's virtual one too): questions, votes and weekly reports agree.
+        self.feedback = FeedbackStore(
+            settings.data_dir / FEEDBACK_FILE, settings.keep_questions_days, clock=_discord_now
+        )
         self.ask_limiter = RateLimiter(settings.ask_rate_limit, settings.ask_rate_window)
         self.reindex_gate = ReindexGate()
+        self.modlog_problem: str | None = None  # why the last mod-log post failed
+        self.synced: tuple[int | None, int] | None = None  # (guild id or None for global, commands)
+        self._announced = False
         self._watcher: CorpusWatcher | None = None
         self._watch: tasks.Loop[Any] | None = None
         self._periodic: tasks.Loop[Any] | None = None
 
     async def setup_hook(self) -> None:
-        from bot.cogs.ask import AskCog
-        from bot.cogs.intake import IntakeCog
-        from bot.cogs.moderation import ModerationCog
-
-        await self.add_cog(AskCog(self))
-        await self.add_cog(ModerationCog(self))
-        await self.add_cog(IntakeCog(self))
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        for cog in cogs(self):
+            await self.add_cog(cog)
+        self.add_dynamic_items(*DYNAMIC_ITEMS, *ANSWER_ITEMS, *READER_ITEMS)
         await self.sync_commands()
+        await self._forget_expired()
         self._start_background()
+
+    async def _forget_expired(self) -> None:
+        """Delete questions, feedback and removed briefings past their time (also on every new
+        question, and when the trash is listed); a failure is logged, never fatal."""
+        trash = self.handlers.trash
+        try:
+            await asyncio.to_thread(self.feedback.purge)
+            if trash is not None:
+                await asyncio.to_thread(trash.purge)
+        except Exception:
+            log.warning("could not delete expired questions or removed briefings", exc_info=True)
 
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: mentions are handled by the ask cog's listener.
         return
 
+    async def on_ready(self) -> None:
+        """Say where the bot is and how to invite it (once per process, not on every resume)."""
+        if self._announced or self.user is None:
+            return
+        self._announced = True
+        n = len(self.guilds)
+        print(
+            f"briefbot: ready in {n} guild{'s' if n != 1 else ''} as {self.user} (id {self.user.id}).",
+            file=sys.stderr,
+        )
+        if self.application_id is not None:
+            print(f"briefbot: invite link: {invite_url(self.application_id, self.settings)}", file=sys.stderr)
+
     async def sync_commands(self) -> list[app_commands.AppCommand]:
         """Register the commands with Discord: in one guild when configured (instant), else globally."""
         guild_id = self.settings.discord_guild_id
         if guild_id is None:
-            return await self.tree.sync()
-        guild = discord.Object(id=guild_id)
-        self.tree.copy_global_to(guild=guild)
-        return await self.tree.sync(guild=guild)
+            synced = await self.tree.sync()
+        else:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+        self.synced = (guild_id, len(synced))
+        await self._clear_previous_scope(guild_id)
+        return synced
+
+    async def _clear_previous_scope(self, guild_id: int | None) -> None:
+        """Switching between one server's commands and global ones would show every command
+        twice (both sets stay registered): remove the set synced last time, if it differs."""
+        path = self.settings.data_dir / SYNC_STATE
+        previous = await asyncio.to_thread(_read_sync_state, path)
+        if previous is not None and previous != {"guild_id": guild_id} and self.application_id is not None:
+            old = previous.get("guild_id")
+            try:
+                if old is None:
+                    await self.http.bulk_upsert_global_commands(self.application_id, [])
+                else:
+                    await self.http.bulk_upsert_guild_commands(self.application_id, int(old), [])
+                log.info(
+                    "removed the commands synced before (%s)", "globally" if old is None else f"to {old}"
+                )
+            except (discord.HTTPException, ValueError, TypeError):
+                log.warning("could not remove the commands synced before (%s)", old, exc_info=True)
+        await asyncio.to_thread(write_json_atomic, path, {"guild_id": guild_id})
 
     async def prepare(self) -> ReindexReport | None:
         """Load the model and build the index if there is none, in threads, before connecting."""
@@ -134,8 +194,15 @@ class BriefBot(commands.Bot):
 
     # ------------------------------------------------------------------ mod-log
 
-    async def modlog(self, content: str | None = None, *, embed: discord.Embed | None = None) -> None:
-        """Post to the moderators' log channel, if one is configured; failures are only logged."""
+    async def modlog(
+        self,
+        content: str | None = None,
+        *,
+        embed: discord.Embed | None = None,
+        file: discord.File | None = None,
+    ) -> None:
+        """Post to the moderators' log channel, if one is configured; failures are logged and
+        kept for ``/status`` (``modlog_problem``)."""
         channel_id = self.settings.modlog_channel_id
         if channel_id is None:
             return
@@ -143,12 +210,23 @@ class BriefBot(commands.Bot):
             channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
             if not isinstance(channel, discord.abc.Messageable):
                 log.warning("mod-log channel %s cannot receive messages", channel_id)
+                self.modlog_problem = "it is not a channel messages can be sent to"
                 return
-            await channel.send(content=content, embeds=[embed] if embed else [], allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException:
+            files = [file] if file is not None else []
+            await channel.send(
+                content=content, embeds=[embed] if embed else [], files=files, allowed_mentions=NO_MENTIONS
+            )
+            self.modlog_problem = None
+        except discord.HTTPException as exc:
             log.warning("could not post to the mod-log channel %s", channel_id, exc_info=True)
+            self.modlog_problem = f"the last post failed ({exc.status} {exc.text or exc.__class__.__name__})"
 
     # ------------------------------------------------------------------ keeping current
+
+    def next_scheduled_reindex(self) -> datetime.datetime | None:
+        """When the scheduled reindex runs next (UTC), if it is on."""
+        loop = self._periodic
+        return loop.next_iteration if loop is not None and loop.is_running() else None
 
     def _start_background(self) -> None:
         if self.settings.watch:
@@ -251,6 +329,45 @@ def corpus_snapshot(corpus_dir: Path) -> dict[str, tuple[int, int]]:
 # ---------------------------------------------------------------------------- entry points
 
 
+def _read_sync_state(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "guild_id" in data else None
+
+
+def _discord_now() -> float:
+    return discord.utils.utcnow().timestamp()
+
+
+def required_permissions(settings: Settings) -> discord.Permissions:
+    """Exactly what the bot needs in a channel: post reports and replies (with embeds and the
+    CSV files), and, when the features are on, reply to messages and open answer threads."""
+    perms = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
+    if settings.mention_replies or settings.thread_channels or settings.briefing_channel_ids:
+        # replying to a message, reading a thread's first one, catching up on briefing channels
+        perms.read_message_history = True
+    if settings.thread_channels:
+        perms.create_public_threads = True
+        perms.send_messages_in_threads = True
+    return perms
+
+
+def invite_url(application_id: int, settings: Settings) -> str:
+    """The OAuth2 link that adds the bot with its commands and ``required_permissions``."""
+    guild = (
+        discord.Object(id=settings.discord_guild_id) if settings.discord_guild_id else discord.utils.MISSING
+    )
+    return discord.utils.oauth_url(
+        application_id,
+        permissions=required_permissions(settings),
+        guild=guild,
+        scopes=("bot", "applications.commands"),
+        disable_guild_select=settings.discord_guild_id is not None,
+    )
+
+
 def run_bot(settings: Settings) -> int:
     """``briefbot run``: load the model, make sure there is an index, connect; an exit code."""
     token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
@@ -284,12 +401,25 @@ async def _run(bot: BriefBot, token: str) -> int:
         return 1
     except discord.PrivilegedIntentsRequired:
         print(
-            "briefbot: BRIEFBOT_MENTION_REPLIES and BRIEFBOT_BRIEFING_CHANNEL_IDS need the Message Content "
-            "intent: enable it for the bot in the Discord developer portal, or turn them off.",
+            "briefbot: BRIEFBOT_MENTION_REPLIES, BRIEFBOT_THREAD_CHANNELS and BRIEFBOT_BRIEFING_CHANNEL_IDS "
+            "need the Message Content intent: enable it for the bot in the Discord developer portal "
+            "(Bot → Privileged Gateway Intents), or turn those settings off.",
             file=sys.stderr,
         )
         return 2
     return 0
+
+
+def cogs(bot: BriefBot) -> list[commands.Cog]:
+    """Every cog of the bot, in the order their commands are listed."""
+    from bot.cogs.ask import AskCog
+    from bot.cogs.browse import BrowseCog
+    from bot.cogs.feedback import FeedbackCog
+    from bot.cogs.help import HelpCog
+    from bot.cogs.intake import IntakeCog
+    from bot.cogs.moderation import ModerationCog
+
+    return [AskCog(bot), BrowseCog(bot), HelpCog(bot), ModerationCog(bot), IntakeCog(bot), FeedbackCog(bot)]
 
 
 class _NoModel:
@@ -315,13 +445,8 @@ def command_payloads(settings: Settings) -> list[dict[str, Any]]:
     bot = BriefBot(settings, handlers)
 
     async def build() -> list[dict[str, Any]]:
-        from bot.cogs.ask import AskCog
-        from bot.cogs.intake import IntakeCog
-        from bot.cogs.moderation import ModerationCog
-
-        await bot.add_cog(AskCog(bot))
-        await bot.add_cog(ModerationCog(bot))
-        await bot.add_cog(IntakeCog(bot))
+        for cog in cogs(bot):
+            await bot.add_cog(cog)
         return [cmd.to_dict(bot.tree) for cmd in bot.tree.get_commands()]
 
     return asyncio.run(build())

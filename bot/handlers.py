@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from bot.errors import UserFacingError
+from bot.trash import Trash, TrashEntry
 from index.build import Progress
 from index.embedder import ModelNotFoundError
 from index.formats.sandbox import ExtractionSandbox
@@ -27,6 +28,7 @@ from index.parsing import SUPPORTED_SUFFIXES, BriefingError, ParsedDocument, is_
 from index.search import LOCAL_USER, Viewer
 from index.service import BriefingService, NoIndexError, Status
 from index.versions import ReindexBusyError
+from index.whatsnew import Digest
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +62,9 @@ def parse_date_option(value: str | None, name: str = "since") -> date | None:
 class Handlers:
     """Front-end-neutral commands over one ``BriefingService``."""
 
-    def __init__(self, service: BriefingService) -> None:
+    def __init__(self, service: BriefingService, trash: Trash | None = None) -> None:
         self.service = service
+        self.trash = trash  # removed briefings go here when set, else they are deleted
 
     async def ask(
         self,
@@ -99,6 +102,20 @@ class Handlers:
         metas = await self._run(self.service.briefings)
         return [m for m in metas if viewer.may_see(m.audience)]
 
+    async def briefing_passages(self, briefing_id: str, *, viewer: Viewer = LOCAL_USER) -> list[Passage]:
+        """Every passage of one briefing the viewer may see, in order."""
+        metas = await self.briefings(viewer=viewer)
+        if briefing_id not in {m.briefing_id for m in metas}:
+            raise UserFacingError("That briefing is not available to you here, or has been removed since.")
+        return await self._run(self.service.briefing_passages, briefing_id)
+
+    async def whats_new(self, question: str, *, viewer: Viewer = LOCAL_USER) -> Digest | None:
+        """The newest briefings when ``question`` asks what is new without naming a topic."""
+        text = " ".join((question or "").split())
+        if not text or len(text) > MAX_QUESTION_CHARS:
+            return None
+        return await self._run(self.service.whats_new, text, viewer=viewer)
+
     async def reindex(
         self,
         *,
@@ -106,12 +123,14 @@ class Handlers:
         who: str = "",
         full: bool = False,
         rollback: bool = False,
+        to: str | None = None,
     ) -> ReindexReport:
-        """Rebuild or update the index (or roll back); one at a time across processes."""
+        """Rebuild or update the index (or roll back, to the version ``to`` or the previous one);
+        one at a time across processes."""
         self._refuse_if_reindexing()
         try:
             if rollback:
-                return await asyncio.to_thread(self.service.rollback, who)
+                return await asyncio.to_thread(self.service.rollback, who, to)
             return await asyncio.to_thread(self.service.reindex, full=full, progress=progress, who=who)
         except ReindexBusyError as exc:
             raise UserFacingError(str(exc).capitalize() + ". Try again when it has finished.") from exc
@@ -226,8 +245,27 @@ class Handlers:
                 f"No briefing called “{briefing_id[:80]}”. Pick one from the list as you type."
             )
         self._refuse_if_reindexing()
-        await asyncio.to_thread(self._delete_briefing, meta.path)
-        return await self._reindex_after_change(f"{meta.path} was deleted", who, progress)
+        if self.trash is not None:
+            await asyncio.to_thread(self._trash_briefing, meta)
+            done = f"{meta.path} was moved to the trash"
+        else:
+            await asyncio.to_thread(self._delete_briefing, meta.path)
+            done = f"{meta.path} was deleted"
+        return await self._reindex_after_change(done, who, progress)
+
+    async def trashed(self) -> list[TrashEntry]:
+        """Removed briefings that can still be restored, most recent first."""
+        return await asyncio.to_thread(self.trash.entries) if self.trash is not None else []
+
+    async def restore_briefing(
+        self, entry_id: str, who: str = "", *, progress: Progress | None = None
+    ) -> tuple[TrashEntry, ReindexReport]:
+        """Put a removed briefing back into the corpus folder and reindex."""
+        if self.trash is None:
+            raise UserFacingError("Removed briefings are not kept here (no trash folder).")
+        self._refuse_if_reindexing()
+        entry = await asyncio.to_thread(self.trash.restore, entry_id, self.service.config.corpus_dir)
+        return entry, await self._reindex_after_change(f"{entry.path} was restored", who, progress)
 
     async def _reindex_after_change(self, done: str, who: str, progress: Progress | None) -> ReindexReport:
         try:
@@ -255,12 +293,24 @@ class Handlers:
                 )
         _write_atomic(corpus / name, data)
 
-    def _delete_briefing(self, rel_path: str) -> None:
+    def _corpus_file(self, rel_path: str) -> Path:
         corpus = self.service.config.corpus_dir.resolve()
         target = corpus / rel_path
-        # The path comes from the index; still, never delete outside the corpus folder.
+        # The path comes from the index; still, never touch a file outside the corpus folder.
         if ".." in PurePosixPath(rel_path).parts or not target.parent.resolve().is_relative_to(corpus):
-            raise UserFacingError(f"{rel_path} is not inside the corpus folder; it was not deleted.")
+            raise UserFacingError(f"{rel_path} is not inside the corpus folder; it was not removed.")
+        return target
+
+    def _trash_briefing(self, meta: BriefingMeta) -> None:
+        assert self.trash is not None
+        target = self._corpus_file(meta.path)
+        if not target.exists():
+            log.info("briefing file %s was already gone", target)
+            return
+        self.trash.put(self.service.config.corpus_dir.resolve(), meta.path, meta.briefing_id, meta.title)
+
+    def _delete_briefing(self, rel_path: str) -> None:
+        target = self._corpus_file(rel_path)
         try:
             target.unlink()
         except FileNotFoundError:

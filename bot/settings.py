@@ -1,13 +1,20 @@
-"""One typed settings object, read from the environment and an optional ``.env`` file."""
+"""One typed settings object, read from the environment and an optional ``.env`` file.
+
+``load_settings`` turns a bad value into one line naming the variable and the form it takes;
+Discord ids may be pasted as links (``https://discord.com/channels/<guild>/<channel>``) or
+mentions (``<#channel>``), as people copy them.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.errors import UserFacingError
 from index.build import BuildOptions
 from index.chunking import ChunkOptions
 from index.formats.sandbox import ExtractLimits
@@ -19,7 +26,11 @@ class Settings(BaseSettings):
     """Every setting is ``BRIEFBOT_<NAME>`` in the environment (Discord ones also plain names)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BRIEFBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="BRIEFBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        env_ignore_empty=True,  # "NAME=" as in .env.example means the default
     )
 
     # where things are
@@ -56,6 +67,15 @@ class Settings(BaseSettings):
     briefing_channel_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     extract_timeout_seconds: float = Field(60.0, gt=0)  # one PDF, Word, HTML or e-mail file
     extract_memory_mb: int = Field(2048, ge=64)
+    # Channels where a public answer opens a thread; a message typed in that thread is a
+    # follow-up question (typed follow-ups need the privileged message-content intent).
+    thread_channels: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    # what is kept, and for how long
+    keep_questions_days: int = Field(90, ge=1, le=3650)  # questions, feedback and answer buttons
+    trash_dir: Path | None = None  # default: <index_dir>/../trash
+    trash_days: int = Field(30, ge=1, le=3650)  # removed briefings kept for /briefing restore
+    gaps_weekly: bool = False  # post the coverage-gaps report to the mod-log once a week
 
     # keeping current without a moderator
     watch: bool = False
@@ -73,10 +93,40 @@ class Settings(BaseSettings):
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+            value = [part for part in re.split(r"[,;\s]+", value) if part]
         if isinstance(value, int):
             return [value]
+        if isinstance(value, (list, tuple)):
+            return [discord_id(v, "channel") for v in value]
         return value
+
+    @field_validator("modlog_channel_id", mode="before")
+    @classmethod
+    def _channel_id(cls, value: Any) -> Any:
+        return discord_id(value, "channel")
+
+    @field_validator("discord_guild_id", mode="before")
+    @classmethod
+    def _guild_id(cls, value: Any) -> Any:
+        return discord_id(value, "guild")
+
+    @field_validator("thread_channels", mode="before")
+    @classmethod
+    def _thread_channels(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in re.split(r"[,\s]+", value) if part]
+        if isinstance(value, (list, tuple)):
+            return [discord_id(v, "channel") for v in value]
+        return value
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the bot keeps what is not the index: answers, feedback, the trash."""
+        return self.index_dir.parent
+
+    @property
+    def trash_folder(self) -> Path:
+        return self.trash_dir or self.data_dir / "trash"
 
     def service_config(self) -> ServiceConfig:
         """The index service's configuration, derived from these settings."""
@@ -94,3 +144,78 @@ class Settings(BaseSettings):
             verify_checksums=self.verify_checksums,
             checks_file=self.checks_file,
         )
+
+
+# A channel link: https://discord.com/channels/<guild>/<channel>[/<message>]; a mention: <#channel>.
+_LINK = re.compile(
+    r"https?://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/channels/(?P<guild>\d+|@me)/(?P<channel>\d+)(?:/\d+)?/?"
+)
+_MENTION = re.compile(r"<#(?P<channel>\d+)>")
+
+# The form each setting takes, for the one-line error (variables not listed: pydantic's words).
+EXPECTED = {
+    "discord_guild_id": "a server id (a number like 1234567890123456789; with Developer Mode on, "
+    "right-click the server → Copy Server ID) or a link to one of its channels",
+    "modlog_channel_id": "a channel id (a number like 1234567890123456789; with Developer Mode on, "
+    "right-click the channel → Copy Channel ID) or the channel's link",
+    "thread_channels": "channel ids or channel links, separated by commas",
+    "briefing_channel_ids": "channel ids or channel links, separated by commas",
+    "moderator_roles": "role names separated by commas, such as Editors,Leads",
+}
+
+
+def discord_id(value: Any, kind: str) -> Any:
+    """A guild or channel id from an id, a channel link, or a channel mention; else unchanged
+    (the type check then refuses it)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    m = _LINK.fullmatch(text)
+    if m:
+        if kind == "guild":
+            if m["guild"] == "@me":
+                raise ValueError("that is a link to a direct message, not to a server channel")
+            return int(m["guild"])
+        return int(m["channel"])
+    m = _MENTION.fullmatch(text)
+    if m and kind == "channel":
+        return int(m["channel"])
+    if text.isdigit():
+        return int(text)
+    raise ValueError(f"not a {kind} id or link")
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"BRIEFBOT_{field.upper()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """``Settings`` from the environment and ``.env``, or a ``UserFacingError`` of one line per
+    bad value: the variable, what it should look like, and what it was."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = str(err["loc"][0]) if err.get("loc") else "?"
+            field = next(
+                (
+                    name
+                    for name in Settings.model_fields
+                    if name == loc or env_name(name).lower() == loc.lower()
+                ),
+                loc,
+            )
+            got = err.get("input")
+            shown = f"; got “{str(got)[:60]}”" if isinstance(got, (str, int, float)) else ""
+            hint = EXPECTED.get(field)
+            what = f"should be {hint}" if hint else err["msg"][:1].lower() + err["msg"][1:]
+            lines.append(f"{env_name(field)} {what}{shown}.")
+        raise UserFacingError("\n".join(lines) + " See .env.example.") from None

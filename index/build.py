@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import shutil
 import sqlite3
 import time
@@ -29,13 +30,14 @@ from index.manifest import Manifest, ManifestError, read_manifest, seal, verify,
 from index.models import BriefingMeta, Passage, ReindexReport, Skipped
 from index.parsing import (
     DEFAULT_MAX_BYTES,
+    PARSER_VERSION,
     BriefingError,
     ParsedDocument,
     briefing_id_for,
     iter_corpus,
     read_bytes,
 )
-from index.store import Store
+from index.store import ADDED_KEY, Store
 from index.vectors import FaissVectorStore
 from index.versions import IndexLayout, utc_now
 
@@ -55,6 +57,18 @@ class BuildOptions:
     keep_versions: int = 3
     sentence_vectors: bool = True
     extract: ExtractLimits = field(default_factory=ExtractLimits)  # PDF, Word, HTML, e-mail
+
+
+def signature(opts: BuildOptions, embedder: Embedder) -> str:
+    """What decides passage boundaries and vectors besides the model: chunking, sentence
+    vectors, format readers, parser. A live version built under another signature is rebuilt
+    in full."""
+    chunk_opts = dataclasses.replace(opts.chunk, max_tokens=embedder.max_tokens)
+    return (
+        chunk_opts.signature()
+        + (":s2" if opts.sentence_vectors else "")
+        + f":r{READERS_VERSION}:p{PARSER_VERSION}"
+    )
 
 
 def embed_text(meta: BriefingMeta, passage: Passage) -> str:
@@ -110,7 +124,7 @@ def _reindex_locked(
     layout.ensure()
     layout.clean_partials()
     chunk_opts = dataclasses.replace(opts.chunk, max_tokens=embedder.max_tokens)
-    signature = chunk_opts.signature() + (":s2" if opts.sentence_vectors else "") + f":r{READERS_VERSION}"
+    wanted = signature(opts, embedder)
 
     base_version = layout.current_version()
     base_dir: Path | None = layout.version_dir(base_version) if base_version else None
@@ -132,9 +146,9 @@ def _reindex_locked(
     elif base_manifest.model != embedder.name or base_manifest.dim != embedder.dim:
         report.full_rebuild = True
         report.rebuild_reason = f"model changed ({base_manifest.model} -> {embedder.name})"
-    elif base_manifest.chunker != signature:
+    elif base_manifest.chunker != wanted:
         report.full_rebuild = True
-        report.rebuild_reason = f"chunker changed ({base_manifest.chunker} -> {signature})"
+        report.rebuild_reason = "the index was built by another version of briefbot (other passage rules)"
 
     base_store = (
         Store(base_dir / STORE_FILE, readonly=True, dim=base_manifest.dim)
@@ -251,8 +265,12 @@ def _reindex_locked(
         staging = layout.staging_dir(version)
         try:
             store, vectors = _start_version(staging, base_dir if not rebuild else None, embedder.dim)
+            # A full rebuild someone asked for re-embeds everything (that is what it is for:
+            # a suspect vector file, a changed model package under the same name).
             reuse_store = (
-                base_store if base_manifest is not None and base_manifest.model == embedder.name else None
+                base_store
+                if base_manifest is not None and base_manifest.model == embedder.name and not full
+                else None
             )
             reuse_vectors = (
                 FaissVectorStore.load(base_dir / VECTORS_FILE)
@@ -290,6 +308,14 @@ def _reindex_locked(
                 vectors.add([p.vid for p in passages], all_vecs[offset : offset + n])
                 offset += n
                 report.passages_added += n
+            prior_added = base_store.added_dates() if base_store is not None else {}
+            today = now[:10]
+            store.set_info(
+                ADDED_KEY,
+                json.dumps(
+                    {bid: prior_added.get(bid, today) for bid in store.briefing_hashes()}, sort_keys=True
+                ),
+            )
             b_count, p_count = store.counts()
             if p_count != len(vectors):
                 raise RuntimeError(f"index out of step: {p_count} passages but {len(vectors)} vectors")
@@ -308,7 +334,7 @@ def _reindex_locked(
                 created_at=now,
                 model=embedder.name,
                 dim=embedder.dim,
-                chunker=signature,
+                chunker=wanted,
                 faiss_version=faiss.__version__,
                 briefings=b_count,
                 passages=p_count,
@@ -432,13 +458,18 @@ def _start_version(staging: Path, base_dir: Path | None, dim: int) -> tuple[Stor
     return Store(path), FaissVectorStore(dim)
 
 
-def rollback(layout: IndexLayout, who: str = "") -> tuple[str, str]:
-    """Make the previous version live again; returns (from_version, to_version)."""
+def rollback(layout: IndexLayout, who: str = "", to: str | None = None) -> tuple[str, str]:
+    """Make the previous version (or the kept version ``to``) live again; returns
+    (from_version, to_version)."""
     with layout.reindex_lock(who):
         current = layout.current_version()
-        target = layout.previous_version(current)
+        target = to if to is not None else layout.previous_version(current)
         if current is None or target is None:
-            raise ManifestError("no previous index version to roll back to")
+            raise ManifestError("no older index version to roll back to")
+        if target == current:
+            raise ManifestError(f"{target} is already the live version")
+        if target not in {v.version for v in layout.versions() if v.manifest is not None}:
+            raise ManifestError(f"{target} is not a kept index version")
         target_dir = layout.version_dir(target)
         verify(target_dir, read_manifest(target_dir))
         layout.switch(target)

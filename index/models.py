@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any, Literal
 
 SECTION_SEPARATOR = " › "
+Day = date  # inside the dataclasses below a field named ``date`` hides the type
 
 Strength = Literal["strong", "weak"]
 
@@ -27,10 +28,16 @@ class BriefingMeta:
     sha256: str = ""
     size: int = 0
     warnings: tuple[str, ...] = ()
+    added: Day | None = None  # the day the index first held this briefing (not its date)
 
     @property
     def date_label(self) -> str:
         return self.date.isoformat() if self.date else "undated"
+
+    @property
+    def when_label(self) -> str:
+        """The briefing's date; when it has none, the day it was first indexed, said as such."""
+        return when_label(self.date, self.added)
 
     @property
     def is_public(self) -> bool:
@@ -101,10 +108,22 @@ class Attribution:
     url: str | None
     source: str | None
     page: int | None = None  # PDF page of the quote
+    added: Day | None = None
 
     @property
     def date_label(self) -> str:
         return self.date.isoformat() if self.date else "undated"
+
+    @property
+    def when_label(self) -> str:
+        return when_label(self.date, self.added)
+
+
+def when_label(when: date | None, added: date | None) -> str:
+    """``2024-10-31``, or ``added 2025-03-01`` for an undated briefing, or ``undated``."""
+    if when is not None:
+        return when.isoformat()
+    return f"added {added.isoformat()}" if added is not None else "undated"
 
 
 @dataclass
@@ -160,6 +179,7 @@ def quote_json(q: Quote) -> dict[str, Any]:
         "briefing_id": a.briefing_id,
         "title": a.title,
         "date": a.date.isoformat() if a.date else None,
+        "added": a.added.isoformat() if a.added else None,
         "section": a.section,
         "paragraph": a.paragraph,
         "paragraph_label": a.paragraph_label,

@@ -23,6 +23,11 @@ from markdown_it import MarkdownIt
 
 from index.formats import EXTRACTED_SUFFIXES, reader_for
 from index.models import Block, BriefingMeta
+from index.titles import filename_title, readable_title
+
+# Bump when what parsing produces (titles, blocks, dates) changes: the manifest records it, and
+# an index built under another version is rebuilt in full.
+PARSER_VERSION = "2"
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + EXTRACTED_SUFFIXES
@@ -144,7 +149,8 @@ def parse_briefing(rel_path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTE
         blocks, headings = _plain_blocks(text, body_start)
     if not blocks:
         raise BriefingError("no paragraphs found (only headings or front matter)")
-    meta = _build_meta(rel_path, data, front, headings, fm_warnings)
+    lead = text[blocks[0].start : blocks[0].end]
+    meta = _build_meta(rel_path, data, front, headings, fm_warnings, lead)
     if headings and headings[0][1] <= 1 and headings[0][0] == meta.title:
         # A leading title line ("# Title", or a lone first line) names the briefing; it is
         # not a section of it.
@@ -206,6 +212,7 @@ def _build_meta(
     front: dict[str, Any],
     headings: list[tuple[str, int]],
     warnings: list[str],
+    lead: str = "",
 ) -> BriefingMeta:
     warns = list(warnings)
     name = PurePosixPath(rel_path).name
@@ -216,7 +223,7 @@ def _build_meta(
         if level <= 1 and first.lower() not in GENERIC_HEADINGS:
             title = first
     if not title:
-        title = title_from_filename(name)
+        title = readable_title(name, lead)
     when: date | None = None
     if "date" in front and front["date"] not in (None, ""):
         when = _parse_date(front["date"])
@@ -244,13 +251,8 @@ def _build_meta(
 
 
 def title_from_filename(name: str) -> str:
-    stem = PurePosixPath(name).stem
-    stripped = _DATE_IN_NAME.sub("", stem).strip(" -_")
-    words = re.sub(r"[-_]+", " ", stripped or stem).strip()
-    if not words or not re.search(r"[^\W\d_]{3,}", words) or re.search(r"[0-9a-f]{8,}", words):
-        # Machine-made names ("000_457032d0") read best as they are on disk.
-        return stem
-    return words[:1].upper() + words[1:]
+    """The title a file name gives; a machine-made name ("000_457032d0") as it is on disk."""
+    return filename_title(name) or PurePosixPath(name).stem
 
 
 def date_from_filename(name: str) -> date | None:

@@ -269,6 +269,7 @@ def attribution(meta: BriefingMeta, p: Passage) -> Attribution:
         url=meta.url,
         source=meta.source,
         page=p.page,
+        added=meta.added,
     )
 
 

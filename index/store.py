@@ -21,6 +21,7 @@ import numpy as np
 from index.models import BriefingMeta, Passage
 
 SCHEMA_VERSION = 1
+ADDED_KEY = "added"  # info key: JSON {briefing_id: "YYYY-MM-DD"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS briefings (
@@ -422,8 +423,9 @@ class Store:
         return {r[0]: (r[1], r[2]) for r in rows}
 
     def briefings(self) -> list[BriefingMeta]:
+        added = self.added_dates()
         rows = self.connect().execute(f"SELECT {_BRIEFING_COLS} FROM briefings ORDER BY date DESC, title")
-        return [_meta(r) for r in rows]
+        return [_meta(r, added) for r in rows]
 
     def briefing(self, briefing_id: str) -> BriefingMeta | None:
         row = (
@@ -431,7 +433,25 @@ class Store:
             .execute(f"SELECT {_BRIEFING_COLS} FROM briefings WHERE briefing_id=?", (briefing_id,))
             .fetchone()
         )
-        return _meta(row) if row else None
+        return _meta(row, self.added_dates()) if row else None
+
+    def added_dates(self) -> dict[str, str]:
+        """briefing_id -> the day (YYYY-MM-DD) an index first held it.
+
+        Kept in ``info`` and carried from version to version; a briefing an older index lacks
+        a record for counts from when it was last indexed.
+        """
+        con = self.connect()
+        out = {
+            str(bid): str(at)[:10] for bid, at in con.execute("SELECT briefing_id, indexed_at FROM briefings")
+        }
+        try:
+            recorded = json.loads(self.info(ADDED_KEY) or "{}")
+        except ValueError:
+            recorded = {}
+        if isinstance(recorded, dict):
+            out.update({str(k): str(v)[:10] for k, v in recorded.items() if str(k) in out})
+        return out
 
     def passages(self, vids: Iterable[int]) -> dict[int, StoredPassage]:
         ids = list(vids)
@@ -571,7 +591,8 @@ def _add_page_column(con: sqlite3.Connection) -> None:
         con.execute("ALTER TABLE passages ADD COLUMN page INTEGER")
 
 
-def _meta(row: Sequence[object]) -> BriefingMeta:
+def _meta(row: Sequence[object], added: dict[str, str] | None = None) -> BriefingMeta:
+    first = (added or {}).get(str(row[0]))
     return BriefingMeta(
         briefing_id=str(row[0]),
         path=str(row[1]),
@@ -584,7 +605,15 @@ def _meta(row: Sequence[object]) -> BriefingMeta:
         sha256=str(row[8]),
         size=int(str(row[9])),
         warnings=tuple(json.loads(str(row[10]))),
+        added=_day(first),
     )
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def _stored(row: Sequence[object], dim: int = 0) -> StoredPassage:

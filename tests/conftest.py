@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.handlers import Handlers
+from bot.trash import Trash
 from index.build import BuildOptions
 from index.confidence import Calibration
 from index.service import BriefingService, ServiceConfig
@@ -73,5 +74,5 @@ def service(corpus: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> Iterat
 
 
 @pytest.fixture
-def handlers(service: BriefingService) -> Handlers:
-    return Handlers(service)
+def handlers(service: BriefingService, tmp_path: Path) -> Handlers:
+    return Handlers(service, Trash(tmp_path / "trash"))

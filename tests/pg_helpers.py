@@ -17,6 +17,7 @@ from index.parsing import iter_corpus, parse_briefing
 from index.pg.backend import PgBackend
 from index.pg.builder import PgVersionBuilder
 from index.pg.database import Database
+from index.versions import utc_now
 from tests.fakes import FakeEmbedder
 
 Parsed = list[tuple[BriefingMeta, list[Passage]]]
@@ -42,7 +43,8 @@ def add(
         embedder.encode([p.text[a:b] for a, b in p.sentences]) if p.sentences else None for p in passages
     ]
     hashes = [embed_hash(embedder.name, t) for t in texts]
-    builder.add_briefing(meta, passages, hashes, vectors, sentences, "2025-03-01T00:00:00Z")
+    # The file backend's clock: both backends then give an undated briefing the same "added" day.
+    builder.add_briefing(meta, passages, hashes, vectors, sentences, utc_now())
 
 
 @contextmanager

@@ -301,7 +301,12 @@ def version_meta(row: Sequence[Any], engine: str) -> VersionMeta:
     )
 
 
-_BRIEFING_COLS = "r.briefing_id, r.path, r.title, r.date, r.source, r.url, r.tags, r.audience, r.sha256, r.size, r.warnings"
+# The last column: the day the corpus first held the briefing (its oldest kept revision), shown
+# as "added YYYY-MM-DD" for an undated briefing, as the file backend does.
+_BRIEFING_COLS = (
+    "r.briefing_id, r.path, r.title, r.date, r.source, r.url, r.tags, r.audience, r.sha256, r.size, r.warnings, "
+    "(SELECT min(f.indexed_at) FROM briefing_revs f WHERE f.corpus_id = r.corpus_id AND f.briefing_id = r.briefing_id)"
+)
 
 
 def _json(value: Any) -> Any:
@@ -321,7 +326,15 @@ def _meta(row: Sequence[Any]) -> BriefingMeta:
         sha256=str(row[8]),
         size=int(row[9]),
         warnings=tuple(_json(row[10])),
+        added=_day(row[11]) if len(row) > 11 else None,
     )
+
+
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
 
 
 def _stored(row: Sequence[Any], dim: int) -> StoredPassage:
