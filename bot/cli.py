@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offtopic", metavar="QUERIES.jsonl", help="off-topic questions (from another set)")
     p.add_argument("--dump", metavar="FILE.jsonl", help="write each question's quotes, in rank order")
     p.add_argument("-k", type=int, default=10, help="passages retrieved per question (default 10)")
+    p.add_argument(
+        "--shared", metavar="DIR", help="the shared data folder (default: ../shared, found upwards)"
+    )
+    p.add_argument("--workdir", metavar="DIR", help="keep the eval index here and update it on later runs")
     return parser
 
 
@@ -123,6 +127,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             k=args.k,
             progress=not args.json and sys.stderr.isatty(),
             index_progress=bars,
+            shared=Path(args.shared) if args.shared else None,
+            workdir=Path(args.workdir) if args.workdir else None,
         )
         bars.close()
         if args.json:
