@@ -109,6 +109,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print(f"/{cmd['name']}: {cmd.get('description') or '(context menu)'}")
         return 0
     if args.command == "eval":
+        from bot.app import build_embedder
         from bot.progress import TerminalProgress
         from index.evaluation import run_eval
 
@@ -123,6 +124,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             k=args.k,
             progress=not args.json and sys.stderr.isatty(),
             index_progress=bars,
+            embedder=build_embedder(settings),
         )
         bars.close()
         if args.json:
