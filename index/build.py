@@ -33,7 +33,7 @@ from index.parsing import (
     read_bytes,
 )
 from index.store import Store
-from index.vectors import FaissVectorStore
+from index.vectors import EXACT_LIMIT, FaissVectorStore
 from index.versions import IndexLayout, utc_now
 
 VECTORS_FILE = "vectors.faiss"
@@ -51,6 +51,7 @@ class BuildOptions:
     batch_size: int = 32
     keep_versions: int = 3
     sentence_vectors: bool = True
+    exact_limit: int = EXACT_LIMIT  # passages searched exactly; an IVF index beyond
 
 
 def embed_text(meta: BriefingMeta, passage: Passage) -> str:
@@ -262,6 +263,7 @@ def _reindex_locked(
             store.set_info("version", version)
             store.commit()
             store.close()
+            vectors = vectors.sized(opts.exact_limit)
             vectors.save(staging / VECTORS_FILE)
             report.version = version
             report.briefings_total, report.passages_total = b_count, p_count
