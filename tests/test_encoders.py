@@ -83,6 +83,11 @@ def test_an_existing_export_is_reused(cache_dir: Path) -> None:
     assert again == path and again.stat().st_mtime_ns == before
 
 
+def test_an_int8_export_is_made_from_an_empty_cache(tmp_path: Path) -> None:
+    path = exported_model(resolve_model_path("all-MiniLM-L6-v2"), tmp_path, "int8")
+    assert path.exists() and len(list(tmp_path.glob("*-fp32-*"))) == 1
+
+
 def test_a_damaged_export_is_made_again(tmp_path: Path) -> None:
     model = resolve_model_path("all-MiniLM-L6-v2")
     path = exported_model(model, tmp_path, "fp32")

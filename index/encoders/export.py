@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import warnings
@@ -70,6 +71,8 @@ def exported_model(model_path: Path, cache_dir: Path, precision: str = "fp32") -
     if _valid(folder, key):
         return folder / ONNX_FILE
     cache_dir.mkdir(parents=True, exist_ok=True)
+    # int8 is made from the fp32 export: get that first, outside the lock.
+    source = exported_model(model_path, cache_dir, "fp32") if precision == "int8" else None
     with FileLock(str(cache_dir / ".export.lock")):
         if _valid(folder, key):  # another process exported it while we waited
             return folder / ONNX_FILE
@@ -77,10 +80,10 @@ def exported_model(model_path: Path, cache_dir: Path, precision: str = "fp32") -
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         try:
-            if precision == "fp32":
+            if source is None:
                 _export_fp32(model_path, staging / ONNX_FILE)
             else:
-                _quantize_int8(exported_model(model_path, cache_dir, "fp32"), staging / ONNX_FILE)
+                _quantize_int8(source, staging / ONNX_FILE)
             record = {"key": key, "sha256": file_sha256(staging / ONNX_FILE)}
             write_json_atomic(staging / RECORD_FILE, record)
             shutil.rmtree(folder, ignore_errors=True)
@@ -155,13 +158,17 @@ def _quantize_int8(source: Path, dest: Path) -> None:
     with the embedding table included, cosine to fp32 falls to about 0.95)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        str(source),
-        str(dest),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul"],
-    )
+    logging.disable(logging.WARNING)  # it advises a pre-processing step on the root logger
+    try:
+        quantize_dynamic(
+            str(source),
+            str(dest),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+        )
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _pooling_config(model_path: Path) -> dict[str, Any]:
