@@ -19,6 +19,7 @@ import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import threading
@@ -133,6 +134,7 @@ def role_serve(work: Path, queries: int, reindex_briefings: int) -> dict[str, An
     )
     out.update(briefing_filter_ms_p50=pct(one, 0.5), briefing_filter_ms_p95=pct(one, 0.95))
     out["serving_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    out.update(ivf_recall(svc, questions[:queries]))
 
     # Questions while a full reindex of a slice runs in this process (same embedder: the
     # question runner and the bulk runner are separate).
@@ -187,6 +189,55 @@ def role_serve(work: Path, queries: int, reindex_briefings: int) -> dict[str, An
     out["reindex_back_seconds"] = round(time.perf_counter() - t, 2)
     out["serving_peak_mb_incl_reindexes"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     out["question_sample"] = questions[0]
+    return out
+
+
+def ivf_recall(svc: Any, questions: list[str]) -> dict[str, Any]:
+    """Recall of the IVF index against exact search on this archive's questions: the dense
+    candidates (recall@60) and the answer people see (same top quote, same top-5 set), at
+    several probe counts. On an index below the exact limit, an IVF index is built for it."""
+    from index.vectors import FaissVectorStore
+
+    searcher = svc.searcher()
+    exact_store = searcher.index.vectors
+    ids, vecs = exact_store.all()
+    exact = FaissVectorStore(exact_store.dim)
+    exact.add(ids.tolist(), vecs)
+    ivf = exact_store if exact_store.approximate else exact.sized(0)
+    qvecs = [svc.embedder.encode_query(q) for q in questions]
+    truth = [exact.search(v, 60) for v in qvecs]
+    searcher.index.vectors = exact
+    answers = [[q.passage_id for q in svc.ask(x).quotes] for x in questions]
+    import faiss
+
+    index: Any = faiss.downcast_index(ivf._index)
+    out: dict[str, Any] = {"ivf_nlist": int(index.nlist)}
+    default = int(index.nprobe)
+    for nprobe in (16, 32, 48, 64, 96):
+        index.nprobe = nprobe
+        t = time.perf_counter()
+        got = [ivf.search(v, 60) for v in qvecs]
+        ms = (time.perf_counter() - t) * 1000 / len(qvecs)
+        rec = statistics.mean(
+            len({i for i, _ in a} & {i for i, _ in b}) / max(1, len(a))
+            for a, b in zip(truth, got, strict=True)
+        )
+        searcher.index.vectors = ivf
+        same = [[q.passage_id for q in svc.ask(x).quotes] for x in questions]
+        top1 = statistics.mean(a[:1] == b[:1] for a, b in zip(answers, same, strict=True))
+        top5 = statistics.mean(set(a) == set(b) for a, b in zip(answers, same, strict=True))
+        out[f"ivf_nprobe{nprobe}"] = {
+            "recall@60": round(rec, 3),
+            "same_top_quote": round(top1, 3),
+            "same_quotes": round(top5, 3),
+            "dense_ms": round(ms, 2),
+        }
+    index.nprobe = default
+    t = time.perf_counter()
+    for v in qvecs:
+        exact.search(v, 60)
+    out["exact_dense_ms"] = round((time.perf_counter() - t) * 1000 / len(qvecs), 2)
+    searcher.index.vectors = exact_store
     return out
 
 

@@ -141,6 +141,9 @@ class FaissVectorStore:
                 params = faiss.SearchParameters(sel=sel)  # type: ignore[call-arg]
             k = min(k, len(allowed))
         k = min(k, len(self))
+        # One question is one scan: an OpenMP team for it only waits on the other core when the
+        # machine is busy (p50 18-100 ms instead of 0.1-20 ms here). The setting is per thread.
+        faiss.omp_set_num_threads(1)
         scores, ids = self._index.search(q, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
