@@ -87,7 +87,9 @@ class PooledEncoder:
     def _tokenizer(self) -> Tokenizer:
         tok = counting_tokenizer(self._path)
         tok.enable_truncation(max_length=self._max_tokens)
-        tok.enable_padding(pad_id=_pad_id(tok), pad_token="[PAD]")
+        # Lengths padded to a multiple of 16: OpenVINO keeps kernels per input shape, and
+        # unbucketed lengths grew its memory with every new one.
+        tok.enable_padding(pad_id=_pad_id(tok), pad_token="[PAD]", pad_to_multiple_of=16)
         return tok
 
     # ------------------------------------------------------------------ encoding
