@@ -1,11 +1,11 @@
 """Fit the quote confidence ("this quote answers the question") and the strong threshold on
 the features collected by ``bench/rank_collect.py``, and write ``index/calibration.json``.
 
-    python bench/calibrate.py
+    python bench/calibrate.py fit      # refit (hit-free, question-level labels) and write
+    python bench/calibrate.py curve    # abstention of the shipped calibration at several thresholds
 
-A candidate is a positive when it is a hit (it overlaps the gold paragraph and, for natural
-questions, contains the answer); every other candidate of the first ten is a negative,
-including all quotes for near-miss, off-topic and SQuAD's unanswerable questions. Candidates
+The first quote of an answerable question is a positive; the first quote of a near-miss,
+off-topic or SQuAD unanswerable question is a negative (each set and side weighted equally). Candidates
 are ordered by the shipped rank score (``index.rerank.RerankOptions``). A quote is strong when
 its confidence reaches the threshold and its highlighted sentence holds the asked kind of
 thing; the threshold keeps at most ``MAX_FALSE_ABSTAIN`` of each set's answerable tune
@@ -125,8 +125,8 @@ def main() -> None:
         "answer_at": round(best_t, 4),
         "notes": {
             "fitted_on": list(per_set),
-            "positives": "quotes that are hits (gold paragraph, and the answer string for natural questions)",
-            "negatives": "other quotes of the first ten, all quotes of near-miss, off-topic and unanswerable questions",
+            "positives": "the first quote of answerable questions",
+            "negatives": "the first quote of near-miss, off-topic and SQuAD unanswerable questions",
             "rule": f"threshold keeps at most {MAX_FALSE_ABSTAIN} of each set's answerable tune questions abstaining",
         },
     }
@@ -134,5 +134,32 @@ def main() -> None:
     print("wrote", OUT)
 
 
+def curve() -> None:
+    """Abstention shares of the shipped calibration at several thresholds (tune questions)."""
+    shipped = json.loads(OUT.read_text())
+    names, coef = shipped["features"], np.array(shipped["coef"])
+    data = rs.load()
+    score = rs.linear(RerankOptions().weights())
+    for name, qs in data.items():
+        raw = {q["id"]: q for q in pickle.loads((rs.CACHE / f"{name}.pkl").read_bytes())["questions"]}
+        firsts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        for q in qs:
+            if not q.tune:
+                continue
+            order = np.argsort(-score(q), kind="stable")[:TOP] if len(q.X) else []
+            confs, types = [], []
+            for i in order:
+                named = {**raw[q.id]["features"][i], **dict(zip(rs.COLUMNS, q.X[i], strict=True))}
+                named["type_missing"] = 1 - named["type_ok"]
+                named["type_missing_sentence"] = 1 - named["type_ok_sentence"]
+                z = shipped["intercept"] + float(coef @ np.array([named.get(f, 0.0) for f in names]))
+                confs.append(1 / (1 + np.exp(-z)))
+                types.append(named["type_ok_sentence"])
+            firsts.setdefault(q.kind, []).append((np.array(confs), np.array(types)))
+        for t in (0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
+            shares = {k: np.mean([abstains(c, ty, t) for c, ty in v]) for k, v in firsts.items()}
+            print(f"{name:16} answer_at={t:.2f} " + "  ".join(f"{k} {v:.2f}" for k, v in shares.items()))
+
+
 if __name__ == "__main__":
-    main()
+    curve() if sys.argv[1:] == ["curve"] else main()  # "fit" or nothing: refit

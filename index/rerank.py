@@ -38,23 +38,24 @@ def stems(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class RerankOptions:
-    """Weights of the rank score; defaults tuned on squad2-dev-tune and realtimeqa-2022."""
+    """Weights of the rank score; defaults tuned on squad2-dev-tune, realtimeqa-2022 and the
+    natural set's tune questions together (``bench/rank_search.py weights``)."""
 
     field_weights: tuple[float, float, float] = (0.5, 0.5, 1.0)  # FTS5 bm25: title, section, body
-    w_dense: float = 0.65
-    w_bm25: float = 0.35
-    w_coverage: float = 0.3
-    w_context: float = 0.0
-    w_sentence: float = 0.55
-    w_doc: float = 0.0
+    w_dense: float = 1.0
+    w_bm25: float = -0.05
+    w_coverage: float = 0.7
+    w_context: float = 0.6
+    w_sentence: float = 0.65
+    w_doc: float = 0.6
     w_dense_sq: float = 0.0
     w_date: float = 0.05
     w_dense_rrf: float = 0.0
-    w_type: float = 0.0
-    w_type_sentence: float = 0.0
-    w_sent2: float = 0.0
+    w_type: float = 0.25
+    w_type_sentence: float = 0.2
+    w_sent2: float = 0.6
     w_doc_sent: float = 0.0
-    w_bullet: float = 0.0
+    w_bullet: float = -0.15
     date_from: date | None = None  # a soft preference ("in 2023"), not a filter
     date_to: date | None = None
 
