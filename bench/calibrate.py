@@ -1,9 +1,15 @@
-"""Fit the answer/abstain confidence on the public tune sets and write index/calibration.json.
+"""Fit the quote confidence ("this quote answers the question") and the strong threshold on
+the features collected by ``bench/rank_collect.py``, and write ``index/calibration.json``.
 
-Positives: answerable questions. Negatives: SQuAD's unanswerable questions and off-topic
-questions (another set's questions asked of this set's corpus). Dev tool: reads ../shared/eval.
+    python bench/calibrate.py fit      # refit (hit-free, question-level labels) and write
+    python bench/calibrate.py curve    # abstention of the shipped calibration at several thresholds
 
-    python bench/calibrate.py            # collect features (cached) and fit
+The first quote of an answerable question is a positive; the first quote of a near-miss,
+off-topic or SQuAD unanswerable question is a negative (each set and side weighted equally). Candidates
+are ordered by the shipped rank score (``index.rerank.RerankOptions``). A quote is strong when
+its confidence reaches the threshold and its highlighted sentence holds the asked kind of
+thing; the threshold keeps at most ``MAX_FALSE_ABSTAIN`` of each set's answerable tune
+questions abstaining. Dev tool: reads the rank cache built from ../shared.
 """
 
 from __future__ import annotations
@@ -15,133 +21,145 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
-from index.embedder import SentenceTransformerEmbedder
-from index.evaluation import build_eval_service, is_hit, load_set
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import rank_search as rs
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "eval"
-CACHE = Path("/tmp/briefbot-calib")
+from index.rerank import RerankOptions
+
 OUT = Path(__file__).resolve().parents[1] / "index" / "calibration.json"
+TOP = 10
+MAX_FALSE_ABSTAIN = 0.08
+RELATIVE_STRONG = 0.75  # as index.search
 FEATURES = [
     "dense",
     "sentence",
     "coverage",
+    "sentence_coverage",
     "context",
     "bm25_raw",
-    "missing_idf",
     "doc",
+    "doc_sent",
+    "sent2",
     "n_terms",
     "missing_names",
     "missing_numbers",
-    "sentence_coverage",
-    "type_missing",
-    "type_missing_sentence",
+    "missing_idf",
+    "type_ok_sentence",
 ]
-OFFTOPIC = {
-    "squad2-dev-tune": ["realtimeqa-2022", "scifact"],
-    "realtimeqa-2022": ["squad2-dev-tune", "scifact"],
-}
+RAW = ["bm25_raw", "n_terms", "missing_names", "missing_numbers", "missing_idf"]
 
 
-TOP = 10  # an answer abstains unless one of its (up to 10) quotes is strong
-
-
-def top_features(cands: list, n_terms: int) -> dict[str, Any]:  # type: ignore[type-arg]
-    """Features of the best candidate, plus those of the first ``TOP`` (for the threshold)."""
-    if not cands:
-        empty = {f: 0.0 for f in FEATURES}
-        return {**empty, "top": [empty]}
-    return {**cands[0].features, "top": [dict(c.features) for c in cands[:TOP]]}
-
-
-def collect() -> list[dict]:  # type: ignore[type-arg]
-    from index.store import query_terms
-
-    emb = SentenceTransformerEmbedder()
-    rows = []
-    for name, others in OFFTOPIC.items():
-        es = load_set(SHARED / name)
-        svc, _ = build_eval_service(es, CACHE / name, emb)
-        searcher = svc.searcher()
-        for q in es.queries:
-            cands = searcher.rank(q.text)
-            rows.append(
-                {
-                    "set": name,
-                    "kind": "answerable" if q.answerable else "unanswerable",
-                    "hit1": bool(cands and is_hit(cands[0].stored.passage.text, q)),
-                    **top_features(cands, len(query_terms(q.text))),
-                }
+def candidates(name: str, questions: list[rs.Question], score: Any) -> list[dict[str, Any]]:
+    """Per question: the first ``TOP`` candidates' confidence features and hit labels."""
+    raw = pickle.loads((rs.CACHE / f"{name}.pkl").read_bytes())["questions"]
+    by_id = {q["id"]: q for q in raw}
+    out = []
+    for q in questions:
+        if len(q.X) == 0:
+            out.append(
+                {"q": q, "X": np.zeros((0, len(FEATURES))), "hit": np.zeros(0, dtype=bool), "type": []}
             )
-        for other in others:
-            oq = load_set(SHARED / other).queries
-            # Answerable questions of another set, a few hundred: off-topic here.
-            oq = [q for q in oq if q.answerable][:300]
-            for q in oq:
-                cands = searcher.rank(q.text)
-                rows.append(
-                    {
-                        "set": name,
-                        "kind": "offtopic",
-                        "hit1": False,
-                        **top_features(cands, len(query_terms(q.text))),
-                    }
-                )
-    return rows
+            continue
+        order = np.argsort(-score(q), kind="stable")[:TOP]
+        feats = by_id[q.id]["features"]
+        rows = []
+        for i in order:
+            named = dict(zip(rs.COLUMNS, q.X[i], strict=True))
+            named.update({k: feats[i].get(k, 0.0) for k in RAW})
+            rows.append([named[f] for f in FEATURES])
+        X = np.array(rows, dtype=np.float64)
+        out.append({"q": q, "X": X, "hit": q.hit[order], "type": X[:, FEATURES.index("type_ok_sentence")]})
+    return out
 
 
-def fit(rows: list[dict]) -> None:  # type: ignore[type-arg]
-    from sklearn.linear_model import LogisticRegression
+def abstains(conf: np.ndarray, type_ok: np.ndarray, answer_at: float) -> bool:
+    if len(conf) == 0:
+        return True
+    floor = max(answer_at, RELATIVE_STRONG * float(conf.max()))
+    return not bool(((conf >= floor) & (type_ok >= 1)).any())
 
-    X = np.array([[r[f] for f in FEATURES] for r in rows], dtype=np.float64)
-    y = np.array([r["kind"] == "answerable" for r in rows])
-    # Off-topic and unanswerable count as much in total as answerable questions.
-    w = np.ones(len(rows))
-    for kind in ("offtopic", "unanswerable"):
-        mask = np.array([r["kind"] == kind for r in rows])
-        w[mask] = 0.5 * y.sum() / max(1, mask.sum())
-    model = LogisticRegression(C=1.0, max_iter=5000)
-    model.fit(X, y, sample_weight=w)
-    # The answer abstains unless one of its quotes is strong: threshold the best of the top.
-    p = np.array(
-        [max(model.predict_proba(np.array([[t[f] for f in FEATURES] for t in r["top"]]))[:, 1]) for r in rows]
+
+def main() -> None:
+    data = rs.load()
+    opts = RerankOptions()
+    score = rs.linear({rs_name: w for rs_name, w in opts.weights().items()})
+    per_set = {name: candidates(name, qs, score) for name, qs in data.items()}
+    train = [c for rows in per_set.values() for c in rows if c["q"].tune and len(c["X"])]
+    X = np.vstack([c["X"] for c in train])
+    y = np.concatenate([c["hit"] for c in train])
+    # Each set weighs the same in the fit, whatever its number of questions.
+    w = np.concatenate(
+        [np.full(len(c["X"]), 1.0 / sum(1 for d in train if d["q"].set == c["q"].set)) for c in train]
     )
-    kinds = np.array([r["kind"] for r in rows])
-    sets = np.array([r["set"] for r in rows])
-    # Threshold: at most 4% of answerable questions abstain in either set (held-out margin).
-    cands = np.sort(np.unique(np.round(p, 4)))
+    model = LogisticRegression(C=1.0, max_iter=5000)
+    model.fit(X, y, sample_weight=w / w.mean())
+    for rows in per_set.values():
+        for c in rows:
+            c["conf"] = model.predict_proba(c["X"])[:, 1] if len(c["X"]) else np.zeros(0)
+
+    def false_abstain(name: str, t: float, tune: bool = True) -> float:
+        rows = [c for c in per_set[name] if c["q"].answerable and c["q"].tune == tune]
+        return float(np.mean([abstains(c["conf"], c["type"], t) for c in rows])) if rows else 0.0
+
     best_t = 0.0
-    for t in cands:
-        worst = max((p[(sets == s) & (kinds == "answerable")] < t).mean() for s in OFFTOPIC)
-        if worst <= 0.04:
+    for t in np.round(np.arange(0.02, 0.95, 0.005), 3):
+        if max(false_abstain(name, float(t)) for name in per_set) <= MAX_FALSE_ABSTAIN:
             best_t = float(t)
-        else:
-            break
-    for s in OFFTOPIC:
-        for kind in ("answerable", "unanswerable", "offtopic"):
-            m = (sets == s) & (kinds == kind)
-            if m.any():
-                print(f"{s:18} {kind:13} n={m.sum():5} abstain={(p[m] < best_t).mean():.3f}")
+    print("threshold", best_t)
+    for name, rows in per_set.items():
+        for split in ("tune", "heldout"):
+            sub = [c for c in rows if (c["q"].split or "tune") == split]
+            if not sub:
+                continue
+            for kind in ("answerable", "unanswerable", "near_miss", "off_topic"):
+                ks = [c for c in sub if c["q"].kind == kind]
+                if ks:
+                    share = np.mean([abstains(c["conf"], c["type"], best_t) for c in ks])
+                    print(f"{name:16} {split:8} {kind:12} n={len(ks):5} abstain={share:.3f}")
     calib = {
         "features": FEATURES,
         "coef": [round(float(c), 6) for c in model.coef_[0]],
         "intercept": round(float(model.intercept_[0]), 6),
-        "answer_at": round(best_t, 6),
+        "answer_at": round(best_t, 4),
         "notes": {
-            "fitted_on": list(OFFTOPIC),
-            "positives": "answerable questions",
-            "negatives": "unanswerable (SQuAD v2) and off-topic (other sets' questions)",
-            "rule": "threshold keeps at most 4% of answerable questions abstaining in each set",
+            "fitted_on": list(per_set),
+            "positives": "the first quote of answerable questions",
+            "negatives": "the first quote of near-miss, off-topic and SQuAD unanswerable questions",
+            "rule": f"threshold keeps at most {MAX_FALSE_ABSTAIN} of each set's answerable tune questions abstaining",
         },
     }
     OUT.write_text(json.dumps(calib, indent=2) + "\n")
-    print("wrote", OUT, calib["coef"], calib["intercept"], calib["answer_at"])
+    print("wrote", OUT)
+
+
+def curve() -> None:
+    """Abstention shares of the shipped calibration at several thresholds (tune questions)."""
+    shipped = json.loads(OUT.read_text())
+    names, coef = shipped["features"], np.array(shipped["coef"])
+    data = rs.load()
+    score = rs.linear(RerankOptions().weights())
+    for name, qs in data.items():
+        raw = {q["id"]: q for q in pickle.loads((rs.CACHE / f"{name}.pkl").read_bytes())["questions"]}
+        firsts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+        for q in qs:
+            if not q.tune:
+                continue
+            order = np.argsort(-score(q), kind="stable")[:TOP] if len(q.X) else []
+            confs, types = [], []
+            for i in order:
+                named = {**raw[q.id]["features"][i], **dict(zip(rs.COLUMNS, q.X[i], strict=True))}
+                named["type_missing"] = 1 - named["type_ok"]
+                named["type_missing_sentence"] = 1 - named["type_ok_sentence"]
+                z = shipped["intercept"] + float(coef @ np.array([named.get(f, 0.0) for f in names]))
+                confs.append(1 / (1 + np.exp(-z)))
+                types.append(named["type_ok_sentence"])
+            firsts.setdefault(q.kind, []).append((np.array(confs), np.array(types)))
+        for t in (0.25, 0.3, 0.35, 0.4, 0.45, 0.5):
+            shares = {k: np.mean([abstains(c, ty, t) for c, ty in v]) for k, v in firsts.items()}
+            print(f"{name:16} answer_at={t:.2f} " + "  ".join(f"{k} {v:.2f}" for k, v in shares.items()))
 
 
 if __name__ == "__main__":
-    CACHE.mkdir(exist_ok=True)
-    cache = CACHE / "rows.pkl"
-    if "--recollect" in sys.argv or not cache.exists():
-        rows = collect()
-        cache.write_bytes(pickle.dumps(rows))
-    fit(pickle.loads(cache.read_bytes()))
+    curve() if sys.argv[1:] == ["curve"] else main()  # "fit" or nothing: refit

@@ -1,9 +1,12 @@
-"""Near-duplicate passages (the same paragraph restated in several briefings) shown once."""
+"""Near-duplicate passages (the same paragraph restated in several briefings) shown once, and
+Key Takeaways bullets kept from crowding out the paragraph that states the same fact."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+
+import numpy as np
 
 from index.rerank import Candidate
 
@@ -39,3 +42,31 @@ def collapse_duplicates(candidates: Sequence[Candidate]) -> list[list[Candidate]
         else:
             groups.append([cand])
     return groups
+
+
+TAKEAWAY_SAME_FACT = 0.6  # cosine of a takeaway bullet with a sentence of a body paragraph
+
+
+def is_takeaway(cand: Candidate) -> bool:
+    p = cand.stored.passage
+    return p.kind == "bullet" and "takeaway" in p.section_label.lower()
+
+
+def restates(bullet: Candidate, body: Candidate) -> bool:
+    """A Key Takeaways bullet that sums up what a paragraph of the same briefing says."""
+    if bullet.stored.passage.briefing_id != body.stored.passage.briefing_id or is_takeaway(body):
+        return False
+    sentences = body.stored.sentence_vectors
+    vectors = sentences if sentences is not None and len(sentences) else body.vector.reshape(1, -1)
+    return float(np.max(vectors @ bullet.vector)) >= TAKEAWAY_SAME_FACT
+
+
+def demote_restated_takeaways(groups: list[list[Candidate]], top: int = 3) -> list[list[Candidate]]:
+    """A takeaway bullet and the body paragraph stating the same fact in more detail do not
+    both take places in the first ``top``: the bullet moves down, just past them."""
+    head = groups[:top]
+    demoted = [g for g in head if is_takeaway(g[0]) and any(restates(g[0], o[0]) for o in head if o is not g)]
+    if not demoted:
+        return groups
+    kept = [g for g in groups if not any(g is d for d in demoted)]
+    return kept[:top] + demoted + kept[top:]

@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 import Stemmer
 
+from index.answer_type import Asked, asked_for, has_answer_type
 from index.models import BriefingMeta
 from index.store import StoredPassage
 
@@ -37,17 +38,24 @@ def stems(text: str) -> list[str]:
 
 @dataclass(frozen=True)
 class RerankOptions:
-    """Weights of the rank score; defaults tuned on squad2-dev-tune and realtimeqa-2022."""
+    """Weights of the rank score; defaults tuned on squad2-dev-tune, realtimeqa-2022 and the
+    natural set's tune questions together (``bench/rank_search.py weights``)."""
 
     field_weights: tuple[float, float, float] = (0.5, 0.5, 1.0)  # FTS5 bm25: title, section, body
-    w_dense: float = 0.65
-    w_bm25: float = 0.35
-    w_coverage: float = 0.3
-    w_context: float = 0.0
-    w_sentence: float = 0.55
-    w_doc: float = 0.0
+    w_dense: float = 1.0
+    w_bm25: float = -0.05
+    w_coverage: float = 0.7
+    w_context: float = 0.6
+    w_sentence: float = 0.65
+    w_doc: float = 0.6
     w_dense_sq: float = 0.0
     w_date: float = 0.05
+    w_dense_rrf: float = 0.0
+    w_type: float = 0.25
+    w_type_sentence: float = 0.2
+    w_sent2: float = 0.6
+    w_doc_sent: float = 0.0
+    w_bullet: float = -0.15
     date_from: date | None = None  # a soft preference ("in 2023"), not a filter
     date_to: date | None = None
 
@@ -61,6 +69,12 @@ class RerankOptions:
             "doc": self.w_doc,
             "dense_sq": self.w_dense_sq,
             "date": self.w_date,
+            "dense_rrf": self.w_dense_rrf,
+            "type_ok": self.w_type,
+            "type_ok_sentence": self.w_type_sentence,
+            "sent2": self.w_sent2,
+            "doc_sent": self.w_doc_sent,
+            "is_bullet": self.w_bullet,
         }
 
 
@@ -87,28 +101,10 @@ _NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b([A-Z][\w’'-]+)")
 _NUMBER = re.compile(r"\b\d[\d,.]*")
 
 
-_WANTS_NUMBER = re.compile(
-    r"^\s*(?:when|what year|what date|what time|how (?:many|much|long|old|far|often|big|large|tall|high))\b",
-    re.I,
-)
-_WANTS_NAME = re.compile(r"^\s*(?:who|whom|whose)\b", re.I)
-_HAS_NUMBER = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-    r"hundred|thousand|million|billion|dozen|half|january|february|march|april|may|june|july|august|"
-    r"september|october|november|december|century|centuries|decade|year|years|month|months|week|weeks|day|days)\b",
-    re.I,
-)
-_HAS_NAME = re.compile(r"(?<!^)(?<![.?!]\s)\b[A-Z][\w’'-]+")
-
-
 def answer_type_missing(question: str, text: str) -> float:
-    """1 when the question asks for a number or date (when, how many) or a person (who) and
-    the text has none: such a text cannot answer it."""
-    if _WANTS_NUMBER.search(question):
-        return 0.0 if _HAS_NUMBER.search(text) else 1.0
-    if _WANTS_NAME.search(question):
-        return 0.0 if _HAS_NAME.search(text.strip()) else 1.0
-    return 0.0
+    """1 when the question asks for a number, a date, a name or a place and the text has none:
+    such a text cannot answer it."""
+    return 0.0 if has_answer_type(asked_for(question), text) else 1.0
 
 
 def question_entities(question: str) -> tuple[set[str], set[str]]:
@@ -127,16 +123,17 @@ def candidate_features(
     lexical: Mapping[int, float],
     meta_of: Callable[[str], BriefingMeta | None],
     options: RerankOptions,
+    dense_rank: Mapping[int, int] | None = None,
 ) -> list[Candidate]:
-    """Feature dicts for candidates (unscored, unsorted)."""
+    """Feature dicts for candidates (unscored, unsorted). ``dense_rank`` is each passage's
+    place in the dense result list (lexical places follow from ``lexical``'s scores)."""
     cos = vectors @ qvec
     total_w = sum(idf.values()) or 1.0
     max_bm25 = max(lexical.values(), default=0.0) or 1.0
+    lexical_rank = {v: i for i, v in enumerate(sorted(lexical, key=lambda v: -lexical[v]))}
+    dense_rank = dense_rank or {}
     q_names, q_numbers = question_entities(question)
-    best_in_briefing: dict[str, float] = {}
-    for i, sp in enumerate(stored):
-        bid = sp.passage.briefing_id
-        best_in_briefing[bid] = max(best_in_briefing.get(bid, -1.0), float(cos[i]))
+    asked = asked_for(question)
     out: list[Candidate] = []
     for i, sp in enumerate(stored):
         p = sp.passage
@@ -146,13 +143,18 @@ def candidate_features(
         cover = sum(w for s, w in idf.items() if s in body) / total_w
         ctx_cover = sum(w for s, w in idf.items() if s in ctx and s not in body) / total_w
         sent_cos = sp.sentence_vectors @ qvec if sp.sentence_vectors is not None else None
-        best_sent = int(np.argmax(sent_cos)) if sent_cos is not None and len(sent_cos) else None
+        c = float(cos[i])
+        if sent_cos is not None and len(sent_cos):
+            best_sent = float(np.max(sent_cos))
+            top2 = float(np.mean(np.sort(sent_cos)[-2:]))
+        else:
+            best_sent = top2 = c
         in_range = 0.0
         if meta and meta.date and (options.date_from or options.date_to):
             lo = options.date_from or date.min
             hi = options.date_to or date.max
             in_range = 1.0 if lo <= meta.date <= hi else 0.0
-        c = float(cos[i])
+        d_rank, l_rank = dense_rank.get(p.vid), lexical_rank.get(p.vid)
         feats = {
             "dense": c,
             "dense_sq": c * c,
@@ -160,8 +162,10 @@ def candidate_features(
             "bm25_raw": lexical.get(p.vid, 0.0),
             "coverage": cover,
             "context": ctx_cover,
-            "sentence": float(sent_cos[best_sent]) if sent_cos is not None and best_sent is not None else c,
-            "doc": best_in_briefing[p.briefing_id],
+            "sentence": best_sent,
+            "sent2": top2,
+            "dense_rrf": 60 / (60 + d_rank) if d_rank is not None else 0.0,
+            "lex_rrf": 60 / (60 + l_rank) if l_rank is not None else 0.0,
             "date": in_range,
             "missing_idf": max((w for s, w in idf.items() if s not in body and s not in ctx), default=0.0),
             "n_terms": float(len(idf)),
@@ -169,20 +173,56 @@ def candidate_features(
             # typical sign of a question it cannot answer.
             "missing_names": _missing(q_names, p.text, meta.title if meta else ""),
             "missing_numbers": _missing(q_numbers, p.text, ""),
+            "is_bullet": 1.0 if p.kind == "bullet" else 0.0,
         }
         cand = Candidate(stored=sp, vector=vectors[i], features=feats)
         if len(p.sentences) > 1:
-            if best_sent is not None and best_sent < len(p.sentences):
-                cand.highlight = p.sentences[best_sent]
-            else:
-                cand.highlight = best_sentence(p.text, p.sentences, idf)
+            cand.highlight = answer_sentence(p.text, p.sentences, sent_cos, asked, idf)
         span = cand.highlight or (0, len(p.text))
         in_sentence = set(stems(p.text[span[0] : span[1]]))
         feats["sentence_coverage"] = sum(w for s, w in idf.items() if s in in_sentence) / total_w
-        feats["type_missing"] = answer_type_missing(question, p.text)
-        feats["type_missing_sentence"] = answer_type_missing(question, p.text[span[0] : span[1]])
+        feats["type_ok"] = 1.0 if has_answer_type(asked, p.text) else 0.0
+        feats["type_ok_sentence"] = 1.0 if has_answer_type(asked, p.text[span[0] : span[1]]) else 0.0
+        feats["type_missing"] = 1.0 - feats["type_ok"]
+        feats["type_missing_sentence"] = 1.0 - feats["type_ok_sentence"]
         out.append(cand)
+    # Briefing-level signals: the best passage and the best sentence of the same briefing.
+    best_dense: dict[str, float] = {}
+    best_sentence: dict[str, float] = {}
+    for cand in out:
+        bid = cand.stored.passage.briefing_id
+        best_dense[bid] = max(best_dense.get(bid, -1.0), cand.features["dense"])
+        best_sentence[bid] = max(best_sentence.get(bid, -1.0), cand.features["sentence"])
+    for cand in out:
+        bid = cand.stored.passage.briefing_id
+        cand.features["doc"] = best_dense[bid]
+        cand.features["doc_sent"] = best_sentence[bid]
     return out
+
+
+ANSWER_SENTENCE_MARGIN = 0.05  # a sentence this close to the best match may be highlighted instead
+
+
+def answer_sentence(
+    text: str,
+    sentences: Sequence[tuple[int, int]],
+    sent_cos: np.ndarray | None,
+    asked: Asked,
+    idf: Mapping[str, float],
+) -> tuple[int, int] | None:
+    """The sentence to highlight: the best-matching one, unless a sentence almost as close holds
+    what the question asks for (a number for "how many", a name for "who") and it does not."""
+    if sent_cos is None or len(sent_cos) != len(sentences):
+        return best_sentence(text, sentences, idf)
+    order = [int(j) for j in np.argsort(-sent_cos)]
+    best = order[0]
+    for j in order:
+        if sent_cos[j] < sent_cos[best] - ANSWER_SENTENCE_MARGIN:
+            break
+        a, b = sentences[j]
+        if has_answer_type(asked, text[a:b]):
+            return sentences[j]
+    return sentences[best]
 
 
 def _missing(wanted: set[str], text: str, extra: str) -> float:

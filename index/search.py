@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from index.confidence import Calibration
-from index.dedupe import collapse_duplicates
+from index.dedupe import collapse_duplicates, demote_restated_takeaways
 from index.embedder import Embedder
 from index.manifest import Manifest, read_manifest, verify
 from index.models import Answer, Attribution, BriefingMeta, Passage, Quote
@@ -198,7 +198,15 @@ class Searcher:
         n_passages = self.index.manifest.passages
         idf = idf_weights(terms, self.index.store.document_frequencies(terms), n_passages)
         cands = candidate_features(
-            text, qvec, idf, [stored[v] for v in vids], vecs, dict(lexical), self.index.meta, rerank_options
+            text,
+            qvec,
+            idf,
+            [stored[v] for v in vids],
+            vecs,
+            dict(lexical),
+            self.index.meta,
+            rerank_options,
+            dense_rank={v: i for i, (v, _) in enumerate(dense)},
         )
         rerank(cands, rerank_options)
         for c in cands:
@@ -211,10 +219,12 @@ class Searcher:
         return self._candidates(question, qvec, None, self.options.rerank)
 
     def _quotes(self, candidates: list[Candidate], k: int) -> list[Quote]:
-        groups = collapse_duplicates(candidates)
+        groups = demote_restated_takeaways(collapse_duplicates(candidates))
         quotes: list[Quote] = []
-        # A quote is strong when it is confident on its own and close to the best one: other
-        # paragraphs of the right briefing are often confident but only about the topic.
+        # A quote is strong when it is confident on its own, close to the best one (other
+        # paragraphs of the right briefing are often confident but only about the topic), and
+        # its highlighted sentence holds what was asked (a number for "how many", a name for
+        # "who", a date for "when").
         best_conf = max((g[0].confidence for g in groups[:k]), default=0.0)
         floor = max(self.calibration.answer_at, RELATIVE_STRONG * best_conf)
         for group in groups[:k]:
@@ -227,7 +237,7 @@ class Searcher:
                 text=best.stored.passage.text,
                 attribution=attribution(meta, best.stored.passage),
                 score=best.confidence,
-                strength="strong" if best.confidence >= floor else "weak",
+                strength="strong" if best.confidence >= floor and answers_asked(best) else "weak",
                 start=best.stored.passage.start,
                 end=best.stored.passage.end,
                 highlight=best.highlight,
@@ -255,6 +265,11 @@ class Searcher:
             return []
         p = sp.passage
         return self.index.store.neighbours(p.briefing_id, p.ordinal, before, after)
+
+
+def answers_asked(cand: Candidate) -> bool:
+    """The highlighted sentence (or the passage) contains the kind of thing the question asks for."""
+    return cand.features.get("type_ok_sentence", 1.0) >= 1.0
 
 
 def attribution(meta: BriefingMeta, p: Passage) -> Attribution:

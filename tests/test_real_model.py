@@ -47,8 +47,10 @@ def test_the_answering_passage_is_among_the_first_three_quotes(real_service: Bri
 
 
 def test_answerable_questions_get_a_confident_answer(real_service: BriefingService) -> None:
+    # The strong threshold (index/calibration.json) trades some answered questions for honest
+    # labels on off-topic and near-miss questions; the rest still show their quotes, as weak.
     answered = [not real_service.ask(q["question"]).abstained for q in ANSWERABLE]
-    assert sum(answered) / len(answered) >= 0.85
+    assert sum(answered) / len(answered) >= 0.75
 
 
 def test_off_topic_questions_abstain(real_service: BriefingService) -> None:
@@ -69,3 +71,15 @@ def test_the_moderators_only_briefing_stays_out_of_public_answers(real_service: 
         "Was patient data stolen in the Meridale ransomware attack?", viewer=EVERYONE, k=10
     )
     assert all(q.briefing_id != "2025-02-06-meridale-health-ransomware" for q in answer.quotes)
+
+
+def test_a_how_many_question_highlights_the_sentence_with_the_number(real_service: BriefingService) -> None:
+    answer = real_service.ask("How many North Korean troops are in Russia?")
+    quote = next(q for q in answer.quotes if "10,000" in q.text)
+    assert quote.highlight is not None
+    assert "10,000" in quote.text[quote.highlight[0] : quote.highlight[1]]
+
+
+def test_team_chat_questions_about_other_things_abstain(real_service: BriefingService) -> None:
+    for question in ("what's the guest wifi password?", "What is the weather forecast for tomorrow?"):
+        assert real_service.ask(question).abstained, question

@@ -1,0 +1,106 @@
+"""What a question asks for (a number, a date, a person or organisation, a place, or something
+else) and whether a sentence contains that kind of thing.
+
+A quote can only answer "how many" if it states a number, "when" if it states a time, "who" if
+it names someone: the confidence uses this, and the highlighted sentence is chosen by it.
+Plain patterns over the text; no tagger model ships offline.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+
+class Asked(Enum):
+    NUMBER = "number"
+    DATE = "date"
+    NAME = "name"  # a person or an organisation
+    PLACE = "place"
+    OTHER = "other"
+
+
+_LEAD = r"^\s*(?:(?:and|so|ok|okay|hey|quick q|q|also|btw)[,:]?\s+)?"
+_ASKS = [
+    (
+        Asked.DATE,
+        re.compile(
+            _LEAD
+            + r"(?:when\b|since when\b|what (?:time|date|day|year|month)\b|which (?:day|date|year|month)\b"
+            r"|how soon\b|by when\b)",
+            re.I,
+        ),
+    ),
+    (
+        Asked.NUMBER,
+        re.compile(
+            _LEAD + r"(?:how (?:many|much|long|old|far|often|big|large|high|tall|fast|deep|wide|heavy|bad)\b"
+            r"|what(?:'s| is| was| are)? (?:the )?(?:%|percent(?:age)?|share|number|amount|price|cost|rate|total)\b"
+            r"|in how many\b|at how many\b|what % )",
+            re.I,
+        ),
+    ),
+    (
+        Asked.NAME,
+        re.compile(
+            _LEAD + r"(?:who(?:'s|s| is| was| are| were)?\b|whom\b|whose\b"
+            r"|which (?:\w+ )?(?:company|firm|team|player|group|agency|official|member|members|lawmaker|senator|country"
+            r"|countries|airline|bank|brand|network|candidate|person|people|guy|deputy|minister)\b)",
+            re.I,
+        ),
+    ),
+    (Asked.PLACE, re.compile(_LEAD + r"(?:where(?:'s| is| was| are| were| did| do| does)?\b)", re.I)),
+]
+# Chat questions often put the question word later ("Fiona death toll?", "so who won?").
+_ASKS_ANYWHERE = [
+    (Asked.NUMBER, re.compile(r"\b(?:how many|how much|death toll|number of)\b", re.I)),
+    (Asked.DATE, re.compile(r"\bwhen\b", re.I)),
+    (Asked.NAME, re.compile(r"\bwho\b", re.I)),
+]
+
+# Words that stand for numbers or quantities in running text.
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty"
+    r"|sixty|seventy|eighty|ninety|hundred|hundreds|thousand|thousands|million|millions|billion|billions"
+    r"|trillion|dozen|dozens|half|quarter|third|twice|double|percent|zero|no one|none|nobody)\b",
+    re.I,
+)
+_MONTHS = (
+    r"january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|jan\.?|feb\.?|mar\.?|apr\.?|aug\.?|sept?\.?|oct\.?|nov\.?|dec\.?"
+)
+_DATE = re.compile(
+    r"\b(?:"
+    + _MONTHS
+    + r")\b|\b(?:1[89]|20)\d\d\b|\b\d{1,2}:\d\d\b|\b[ap]\.m\.|\b(?:monday|tuesday|wednesday"
+    r"|thursday|friday|saturday|sunday|today|tomorrow|yesterday|tonight|weekend|week|month|year|spring|summer"
+    r"|autumn|fall|winter|decade|century|days?|hours?|minutes?|months|weeks|years|since|until|later|ago"
+    r"|soon|next|last)\b",
+    re.I,
+)
+# A capitalised word that does not merely start the sentence, or an acronym such as NASA.
+_NAME = re.compile(r"(?<=[\w,;:)’'\"”] )[A-Z][\w’'.-]+|\b[A-Z]{2,}\b")
+_NOT_NAMES = re.compile(
+    r"^(?:I|The|A|An|But|And|In|On|At|Of|For|To|It|This|That|These|Those|He|She|They|We|You|"
+    + "|".join(m.capitalize() for m in _MONTHS.replace("\\.?", "").split("|") if len(m) > 3)
+    + r"|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|Q|MR|MS|END)$"
+)
+
+
+def asked_for(question: str) -> Asked:
+    """The kind of thing the question asks for."""
+    for kind, pattern in (*_ASKS, *_ASKS_ANYWHERE):
+        if pattern.search(question):
+            return kind
+    return Asked.OTHER
+
+
+def has_answer_type(asked: Asked, text: str) -> bool:
+    """True when ``text`` contains something of the asked kind (always true for OTHER)."""
+    if asked is Asked.NUMBER:
+        return bool(_NUMBER.search(text))
+    if asked is Asked.DATE:
+        return bool(_DATE.search(text))
+    if asked in (Asked.NAME, Asked.PLACE):
+        return any(not _NOT_NAMES.match(m.strip(".")) for m in _NAME.findall(text))
+    return True
