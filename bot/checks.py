@@ -1,5 +1,9 @@
 """Who may do what, and how a refusal or an error reaches the person (one short ephemeral line).
 
+Server scope comes first: ``interaction_in_scope`` and ``message_in_scope`` are the one test of
+"is this from a server (or DM) this bot serves"; the command tree, every button
+(``bot.views._Button``) and the mention listener call them before doing anything else.
+
 ``default_permissions(manage_guild=True)`` only hides moderator commands; the ``is_moderator``
 check below is what enforces them, so a server that shows the commands to everyone is safe.
 """
@@ -7,6 +11,7 @@ check below is what enforces them, so a server that shows the commands to everyo
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -27,6 +32,7 @@ MODERATOR_REFUSAL = ":x: You need the Manage Server permission or a moderator ro
 GENERIC_FAILURE = "Something went wrong; it has been logged."
 NO_ANSWER = "No answer here (the reason was shown to the asker)."
 PUBLIC_DEFER = "briefbot_public_defer"  # Interaction.extras key: the deferred reply is public
+DMS_OFF = "Briefbot answers only in its team's server."
 
 T = TypeVar("T")
 
@@ -38,6 +44,66 @@ class NotModerator(app_commands.CheckFailure):
 def app(interaction: discord.Interaction[Any]) -> BriefBot:
     """The bot behind an interaction, typed."""
     return cast("BriefBot", interaction.client)
+
+
+# ---------------------------------------------------------------------------- server scope
+
+_last_scope_log: dict[int | None, float] = {}
+
+
+def _note_out_of_scope(guild_id: int | None, what: str) -> None:
+    """Log a refused interaction or message, at most once a minute per server (a flood stays quiet)."""
+    now = time.monotonic()
+    if now - _last_scope_log.get(guild_id, -1e9) < 60:
+        return
+    if len(_last_scope_log) > 1000:
+        _last_scope_log.clear()
+    _last_scope_log[guild_id] = now
+    where = f"server {guild_id}" if guild_id is not None else "a direct message"
+    log.warning("ignored %s from %s: not a server in DISCORD_GUILD_IDS", what, where)
+
+
+def is_bot_dm(channel: object) -> bool:
+    """A direct message between one person and the bot (not a group DM)."""
+    return getattr(channel, "type", None) is discord.ChannelType.private
+
+
+def in_scope(guild_id: int | None, channel: object, settings: Settings) -> bool:
+    """From a server this bot serves, or (with ``allow_dms``) from a direct message to the bot."""
+    if guild_id is not None:
+        return guild_id in settings.guild_ids
+    return settings.allow_dms and is_bot_dm(channel)
+
+
+def interaction_in_scope(interaction: discord.Interaction[Any]) -> bool:
+    """Whether to act on ``interaction`` at all; refusals are logged, never answered in a foreign server."""
+    if in_scope(interaction.guild_id, interaction.channel, app(interaction).settings):
+        return True
+    kind = interaction.type.name
+    _note_out_of_scope(interaction.guild_id, f"an interaction ({kind})")
+    return False
+
+
+def message_in_scope(message: discord.Message, settings: Settings) -> bool:
+    """Whether to read ``message`` at all (mention replies)."""
+    guild_id = message.guild.id if message.guild is not None else None
+    if in_scope(guild_id, message.channel, settings):
+        return True
+    _note_out_of_scope(guild_id, "a message")
+    return False
+
+
+async def refuse_out_of_scope(interaction: discord.Interaction[Any]) -> None:
+    """Nothing at all for a foreign server; one line for a direct message when DMs are off."""
+    if interaction.guild_id is not None or interaction.type is discord.InteractionType.autocomplete:
+        return
+    try:
+        await interaction.response.send_message(DMS_OFF, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException:
+        log.debug("could not answer a direct message", exc_info=True)
+
+
+# ---------------------------------------------------------------------------- moderators and audience
 
 
 def member_is_moderator(user: discord.User | discord.Member, settings: Settings) -> bool:
@@ -68,12 +134,12 @@ def viewer_for(interaction: discord.Interaction[Any], *, public: bool) -> Viewer
 
 
 def viewer_of(user: discord.User | discord.Member, settings: Settings, *, public: bool) -> Viewer:
-    """The ``Viewer`` for a Discord user: their role names, and whether they moderate."""
-    roles = (
-        frozenset(r.name for r in user.roles if not r.is_default())
-        if isinstance(user, discord.Member)
-        else frozenset()
-    )
+    """The ``Viewer`` for a Discord user: their role names, and whether they moderate.
+
+    Outside a server (a direct message) nobody has roles: public briefings only."""
+    if not isinstance(user, discord.Member):
+        return Viewer(public=True)
+    roles = frozenset(r.name for r in user.roles if not r.is_default())
     return Viewer(roles=roles, is_moderator=member_is_moderator(user, settings), public=public)
 
 

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from bot import render
 from bot.errors import UserFacingError
-from bot.settings import Settings
+from bot.settings import Settings, settings_error_lines
 
 log = logging.getLogger("briefbot")
 
@@ -93,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserFacingError as exc:
         print(f"briefbot: {exc.message}", file=sys.stderr)
         return 1
+    except ValidationError as exc:  # a setting in the environment or .env is wrong
+        for line in settings_error_lines(exc):
+            print(f"briefbot: {line}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

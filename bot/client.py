@@ -22,7 +22,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import embeds, render
-from bot.checks import NO_MENTIONS, report_error
+from bot.checks import NO_MENTIONS, interaction_in_scope, refuse_out_of_scope, report_error
 from bot.errors import UserFacingError
 from bot.handlers import Handlers
 from bot.ratelimit import RateLimiter
@@ -43,7 +43,14 @@ README_HINT = "Set it in the environment or in .env; see README.md, “Configura
 
 
 class BriefTree(app_commands.CommandTree["BriefBot"]):
-    """The command tree; its error handler answers every failure with one ephemeral line."""
+    """The command tree: it ignores other servers, and answers every failure with one ephemeral line."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        # Slash commands, context menus and autocomplete all pass here first.
+        if interaction_in_scope(interaction):
+            return True
+        await refuse_out_of_scope(interaction)
+        return False
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
@@ -89,7 +96,9 @@ class BriefBot(commands.Bot):
         self.handlers = handlers
         self.answers = AnswerStore(handlers.service.config.index_dir.parent / ANSWERS_FILE)
         self.ask_limiter = RateLimiter(settings.ask_rate_limit, settings.ask_rate_window)
+        self.button_limiter = RateLimiter(settings.button_rate_limit, settings.button_rate_window)
         self.reindex_gate = ReindexGate()
+        self.synced_guilds: set[int] = set()
         self._watcher: CorpusWatcher | None = None
         self._watch: tasks.Loop[Any] | None = None
         self._periodic: tasks.Loop[Any] | None = None
@@ -101,6 +110,8 @@ class BriefBot(commands.Bot):
         await self.add_cog(AskCog(self))
         await self.add_cog(ModerationCog(self))
         self.add_dynamic_items(*DYNAMIC_ITEMS)
+        for guild_id in sorted(self.settings.guild_ids):
+            self.tree.copy_global_to(guild=discord.Object(id=guild_id))
         await self.sync_commands()
         self._start_background()
 
@@ -108,14 +119,66 @@ class BriefBot(commands.Bot):
         # No prefix commands: mentions are handled by the ask cog's listener.
         return
 
-    async def sync_commands(self) -> list[app_commands.AppCommand]:
-        """Register the commands with Discord: in one guild when configured (instant), else globally."""
-        guild_id = self.settings.discord_guild_id
-        if guild_id is None:
-            return await self.tree.sync()
-        guild = discord.Object(id=guild_id)
-        self.tree.copy_global_to(guild=guild)
-        return await self.tree.sync(guild=guild)
+    # ------------------------------------------------------------------ server scope
+
+    async def sync_commands(self) -> None:
+        """Register the commands with Discord: in each allowed server (instant), and globally only
+        the DM ``/ask`` when ``allow_dms`` is on. Registering the global set also clears what an
+        older version registered globally, so no other server ever sees a command."""
+        assert self.application_id is not None  # set at login, before setup_hook
+        await self.http.bulk_upsert_global_commands(self.application_id, self.global_payloads())
+        for guild_id in sorted(self.settings.guild_ids):
+            await self.sync_guild(guild_id)
+
+    def global_payloads(self) -> list[dict[str, Any]]:
+        """What is registered globally: nothing, or ``/ask`` for direct messages (public briefings)."""
+        ask = self.tree.get_command("ask")
+        if not self.settings.allow_dms or ask is None:
+            return []
+        payload = ask.to_dict(self.tree)
+        payload["options"] = [o for o in payload.get("options", []) if o["name"] != "private"]
+        payload["contexts"] = [1]  # the bot's direct messages only
+        payload["integration_types"] = [0]  # installed in a server, not by a person
+        payload["description"] = "Answer a question by quoting the public briefings"
+        return [payload]
+
+    async def sync_guild(self, guild_id: int) -> bool:
+        """Register the commands in one allowed server; False when Discord refuses (not a member yet)."""
+        try:
+            await self.tree.sync(guild=discord.Object(id=guild_id))
+        except discord.HTTPException as exc:
+            log.warning(
+                "cannot register commands in server %s (%s): invite the bot there; "
+                "commands appear when it joins",
+                guild_id,
+                exc.text or exc.status,
+            )
+            return False
+        self.synced_guilds.add(guild_id)
+        return True
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.enforce_scope(guild)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self.enforce_scope(guild)
+
+    async def on_ready(self) -> None:
+        # Servers joined while the bot was offline are checked at every start.
+        for guild in list(self.guilds):
+            await self.enforce_scope(guild)
+
+    async def enforce_scope(self, guild: discord.Guild) -> None:
+        """Stay in an allowed server (registering its commands if not done yet); leave any other."""
+        if guild.id in self.settings.guild_ids:
+            if guild.id not in self.synced_guilds:
+                await self.sync_guild(guild.id)
+            return
+        log.warning("leaving server %r (%s): it is not in DISCORD_GUILD_IDS", guild.name, guild.id)
+        try:
+            await guild.leave()
+        except discord.HTTPException:
+            log.error("could not leave server %s; it is still ignored", guild.id, exc_info=True)
 
     async def prepare(self) -> ReindexReport | None:
         """Load the model and build the index if there is none, in threads, before connecting."""
@@ -254,6 +317,15 @@ def run_bot(settings: Settings) -> int:
     if not token:
         print(f"briefbot: DISCORD_TOKEN is not set. {README_HINT}", file=sys.stderr)
         return 2
+    if not settings.guild_ids:
+        print(
+            "briefbot: DISCORD_GUILD_IDS is not set: list the server ids this bot serves "
+            f"(comma-separated); it answers nothing elsewhere. {README_HINT}",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.discord_guild_id is not None:
+        log.warning("DISCORD_GUILD_ID is deprecated: use DISCORD_GUILD_IDS (a comma-separated list)")
     from bot.app import build_handlers
     from index.embedder import ModelNotFoundError
 

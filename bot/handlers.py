@@ -92,8 +92,12 @@ class Handlers:
         return await asyncio.to_thread(self.service.status)
 
     async def briefings(self, *, viewer: Viewer = LOCAL_USER) -> list[BriefingMeta]:
-        metas = await self._run(self.service.briefings)
-        return [m for m in metas if viewer.may_see(m.audience)]
+        """The briefings ``viewer`` may see (filtered in a thread: there may be very many)."""
+        return await self._run(lambda: [m for m in self.service.briefings() if viewer.may_see(m.audience)])
+
+    async def find_briefings(self, typed: str, *, viewer: Viewer = LOCAL_USER) -> list[BriefingMeta]:
+        """Briefings ``viewer`` may see whose id or title contains ``typed``, newest first."""
+        return await self._run(lambda: find_briefings(self.service.briefings(), typed, viewer))
 
     async def reindex(
         self,
@@ -237,6 +241,19 @@ class Handlers:
             ) from exc
         except ModelNotFoundError as exc:
             raise UserFacingError(f"The embedding model is not available: {exc}") from exc
+
+
+def find_briefings(metas: list[BriefingMeta], typed: str, viewer: Viewer) -> list[BriefingMeta]:
+    """The matching briefings ``viewer`` may see, newest first (undated ones first of all)."""
+    want = typed.casefold().strip()
+    found = [
+        m
+        for m in metas
+        if viewer.may_see(m.audience)
+        and (not want or want in m.briefing_id.casefold() or want in m.title.casefold())
+    ]
+    found.sort(key=lambda m: m.date_label, reverse=True)
+    return found
 
 
 def check_upload(filename: str, size: int, max_bytes: int) -> str:

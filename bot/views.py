@@ -35,13 +35,23 @@ import discord
 from discord import app_commands
 
 from bot import embeds
-from bot.checks import NO_MENTIONS, PUBLIC_DEFER, app, guarded, member_is_moderator, viewer_for
+from bot.checks import (
+    NO_MENTIONS,
+    PUBLIC_DEFER,
+    app,
+    guarded,
+    interaction_in_scope,
+    member_is_moderator,
+    refuse_out_of_scope,
+    viewer_for,
+)
 from bot.errors import UserFacingError
 from index.models import Answer, BriefingMeta
 from index.search import Viewer
 
 if TYPE_CHECKING:
     from bot.client import BriefBot
+    from bot.handlers import Handlers
 
 KEEP_ANSWERS_DAYS = 90
 CHOICES_MAX = 25
@@ -169,10 +179,25 @@ _NEVER = r"(?!)"  # the shared bases below are never dispatched themselves
 
 
 class _Button(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_NEVER):
-    """A stateless persistent button: refusals and errors reach the clicker via ``guarded``."""
+    """A stateless persistent button: refusals and errors reach the clicker via ``guarded``.
+
+    Every button passes the server-scope check first (clicks from other servers do nothing),
+    then the per-person click rate limit."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        if interaction_in_scope(interaction):
+            return True
+        await refuse_out_of_scope(interaction)
+        return False
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(interaction, lambda: self.run(interaction))
+        await guarded(interaction, lambda: self._limited(interaction))
+
+    async def _limited(self, interaction: discord.Interaction[Any]) -> None:
+        retry_after = app(interaction).button_limiter.hit(interaction.user.id)
+        if retry_after:
+            raise UserFacingError(f"You are clicking quickly: try again in {max(1, round(retry_after))} s.")
+        await self.run(interaction)
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         raise NotImplementedError
@@ -411,15 +436,21 @@ async def _meta_of(
     return next((m for m in metas if m.briefing_id == briefing_id), None)
 
 
+async def briefing_options(
+    handlers: Handlers, viewer: Viewer, current: str
+) -> list[app_commands.Choice[str]]:
+    """Autocomplete choices for a briefing option, among the briefings ``viewer`` may see
+    (autocomplete runs no command checks: the viewer is the only filter)."""
+    metas = await handlers.find_briefings(current, viewer=viewer)
+    return briefing_choices(metas, current)
+
+
 def briefing_choices(metas: Sequence[BriefingMeta], current: str) -> list[app_commands.Choice[str]]:
-    """Autocomplete choices for a briefing option: id or title containing what was typed."""
-    typed = current.casefold().strip()
+    """Autocomplete choices from briefings already matched (newest first) to what was typed."""
     out: list[app_commands.Choice[str]] = []
-    for m in sorted(metas, key=lambda m: m.date_label, reverse=True):
+    for m in metas:
         if len(m.briefing_id) > CHOICE_CHARS:
             continue  # cannot be a choice value; still reachable by asking without the filter
-        if typed and typed not in m.briefing_id.casefold() and typed not in m.title.casefold():
-            continue
         name = f"{m.title} ({m.date_label})"
         if len(name) > CHOICE_CHARS:
             name = name[: CHOICE_CHARS - 1] + "…"

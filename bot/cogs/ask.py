@@ -15,10 +15,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import GENERIC_FAILURE, NO_MENTIONS, PUBLIC_DEFER, app, error_text, viewer_for, viewer_of
+from bot.checks import (
+    GENERIC_FAILURE,
+    NO_MENTIONS,
+    PUBLIC_DEFER,
+    app,
+    error_text,
+    message_in_scope,
+    viewer_for,
+    viewer_of,
+)
 from bot.errors import UserFacingError
 from bot.handlers import MAX_QUESTION_CHARS, parse_date_option
-from bot.views import AnswerRecord, briefing_choices, compose_answer, send_answer
+from bot.views import AnswerRecord, briefing_options, compose_answer, send_answer
 
 if TYPE_CHECKING:
     from bot.client import BriefBot
@@ -77,6 +86,18 @@ class AskCog(commands.Cog):
         since: str | None = None,
         private: bool = False,
     ) -> None:
+        await self.answer(interaction, question, briefing, since, private=private)
+
+    async def answer(
+        self,
+        interaction: discord.Interaction[Any],
+        question: str,
+        briefing: str | None,
+        since: str | None,
+        *,
+        private: bool,
+    ) -> None:
+        """Acknowledge, ask, send the quotes: the body of ``/ask`` (in a server or a DM)."""
         since_date = parse_date_option(since)  # a typo is refused before anything is shown
         await interaction.response.defer(ephemeral=private, thinking=True)
         if not private:
@@ -94,10 +115,9 @@ class AskCog(commands.Cog):
     async def _briefing_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        # A public answer may only use public briefings: offer only those unless private is set.
         private = bool(getattr(interaction.namespace, "private", False))
-        metas = await self.bot.handlers.briefings(viewer=viewer_for(interaction, public=not private))
-        return briefing_choices(metas, current)
+        # A public answer may only use public briefings: offer only those unless private is set.
+        return await briefing_options(self.bot.handlers, viewer_for(interaction, public=not private), current)
 
     async def ask_message(self, interaction: discord.Interaction[Any], message: discord.Message) -> None:
         """The message command: the message's text is the question; only the asker sees the answer."""
@@ -117,7 +137,7 @@ class AskCog(commands.Cog):
         me = self.bot.user
         if not self.bot.settings.mention_replies or me is None or message.author.bot:
             return
-        if me not in message.mentions:
+        if me not in message.mentions or not message_in_scope(message, self.bot.settings):
             return
         question = _shorten(" ".join(_MENTION.sub(" ", message.content).split()), MAX_QUESTION_CHARS)
         try:

@@ -19,9 +19,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import embeds
-from bot.checks import NO_MENTIONS, is_moderator
+from bot.checks import NO_MENTIONS, is_moderator, member_is_moderator
 from bot.handlers import check_upload
-from bot.views import briefing_choices, briefings_list
+from bot.views import briefing_options, briefings_list
 from index.models import ReindexReport
 from index.search import Viewer
 
@@ -180,7 +180,10 @@ class ModerationCog(commands.Cog):
     async def _remove_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return briefing_choices(await self.bot.handlers.briefings(viewer=EVERYTHING), current)
+        # Autocomplete runs none of the command's checks: only a moderator may see the list.
+        if interaction.guild is None or not member_is_moderator(interaction.user, self.bot.settings):
+            return []
+        return await briefing_options(self.bot.handlers, EVERYTHING, current)
 
     @briefing.command(name="list", description="List the indexed briefings")
     @is_moderator()

@@ -21,6 +21,8 @@ from tests.conftest import SAMPLE_CORPUS, make_service
 from tests.discord.helpers import World
 from tests.fakes import FakeEmbedder
 
+GUILD_ID = 1_111_111_111_111_111_111  # the team's server: the one in DISCORD_GUILD_IDS
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "bot_settings(**values): Settings overrides for the simcord bot")
@@ -36,7 +38,7 @@ def bot_settings(request: pytest.FixtureRequest, corpus: Path, tmp_path: Path) -
         index_dir=tmp_path / "index",
         DISCORD_TOKEN=None,
         DISCORD_GUILD_ID=None,
-        **overrides,
+        **{"discord_guild_ids": [GUILD_ID], **overrides},
     )
 
 
@@ -63,7 +65,7 @@ def simcord_bot(bot_settings: Settings, handlers: Handlers) -> BriefBot:
 
 @pytest.fixture
 def world(simcord_env: simcord.Env) -> World:
-    guild = simcord_env.create_guild("Newsroom")
+    guild = simcord_env.create_guild("Newsroom", id=GUILD_ID)
     channel = guild.create_text_channel("general")
     modlog = guild.create_text_channel("mod-log")
     alice = guild.add_member(simcord_env.create_user("alice"))

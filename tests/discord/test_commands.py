@@ -45,19 +45,22 @@ def test_moderator_commands_need_manage_server_and_are_not_usable_in_dms(
     assert payload["contexts"] == [0]  # guild only
 
 
-async def test_commands_sync_to_one_guild_when_a_guild_id_is_set(
+async def test_the_deprecated_discord_guild_id_still_names_the_server_commands_sync_to(
     bot_settings: Settings, handlers: Handlers
 ) -> None:
     guild_id = 1_234_567_890_123_456_789
-    settings = bot_settings.model_copy(update={"discord_guild_id": guild_id})
+    settings = bot_settings.model_copy(update={"discord_guild_ids": [], "discord_guild_id": guild_id})
     env = simcord.Env(BriefBot(settings, handlers))
     guild = env.create_guild("Newsroom", id=guild_id)
     channel = guild.create_text_channel("general")
     alice = guild.add_member(env.create_user("alice"))
     await env.start()
     try:
-        synced = [r.path for r in env.http_requests if r.method == "PUT" and r.path.endswith("/commands")]
-        assert synced and all(f"/guilds/{guild_id}/" in path for path in synced)
+        synced = [r for r in env.http_requests if r.method == "PUT" and r.path.endswith("/commands")]
+        assert [r.path for r in synced if "/guilds/" in r.path] == [
+            f"/applications/{env.backend.application_id}/guilds/{guild_id}/commands"
+        ]
+        assert all(r.json == [] for r in synced if "/guilds/" not in r.path)
         with env.time_context():
             result = await alice.slash(channel, "ask", question="What did Iran supply to Russia?")
         assert result.response is not None and result.response.embeds
