@@ -28,8 +28,8 @@ from bot.handlers import Handlers
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from bot.views import DYNAMIC_ITEMS, AnswerStore
+from index.corpus import iter_corpus
 from index.models import ReindexReport
-from index.parsing import iter_corpus
 from index.service import BriefingService
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,8 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Collection
 from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -106,17 +107,34 @@ class Handlers:
         who: str = "",
         full: bool = False,
         rollback: bool = False,
+        allow_shrink: bool = False,
+        deliberate: Collection[str] = (),
     ) -> ReindexReport:
-        """Rebuild or update the index (or roll back); one at a time across processes."""
+        """Rebuild or update the index (or roll back); one at a time across processes.
+
+        A report with ``refused`` set published nothing (see ``index.build.reindex``)."""
         self._refuse_if_reindexing()
         try:
             if rollback:
                 return await asyncio.to_thread(self.service.rollback, who)
-            return await asyncio.to_thread(self.service.reindex, full=full, progress=progress, who=who)
+            return await asyncio.to_thread(
+                self.service.reindex,
+                full=full,
+                progress=progress,
+                who=who,
+                allow_shrink=allow_shrink,
+                deliberate=deliberate,
+            )
         except ReindexBusyError as exc:
-            raise UserFacingError(str(exc).capitalize() + ". Try again when it has finished.") from exc
+            raise UserFacingError(_sentence(str(exc)) + " Try again when it has finished.") from exc
         except ManifestError as exc:
             raise UserFacingError(f"Cannot roll back: {exc}.") from exc
+        except (OSError, sqlite3.Error) as exc:  # a full disk, a read-only index folder
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise UserFacingError(
+                f"Could not write the index in {self.service.config.index_dir} ({reason}). "
+                "The live version is unchanged; free some space or fix the folder's permissions, then reindex."
+            ) from exc
 
     async def context(
         self, passage_id: str, *, viewer: Viewer = LOCAL_USER, around: int = 1
@@ -164,13 +182,10 @@ class Handlers:
         """
         limit = max_bytes if max_bytes is not None else self.service.config.build.max_bytes
         name = check_upload(filename, len(data), limit)
-        try:
-            parse_briefing(name, data, limit)
-        except BriefingError as exc:
-            raise UserFacingError(f"{name} was not added: {exc.reason}.") from exc
+        await asyncio.to_thread(check_briefing, name, data, limit)
         self._refuse_if_reindexing()
-        await asyncio.to_thread(self._save_briefing, name, data, replace)
-        return await self._reindex_after_change(f"{name} was saved", who, progress)
+        saved = await asyncio.to_thread(self._save_briefing, name, data, replace)
+        return await self._reindex_after_change(f"{saved} was saved", who, progress)
 
     async def remove_briefing(
         self, briefing_id: str, who: str = "", *, progress: Progress | None = None
@@ -184,33 +199,47 @@ class Handlers:
             )
         self._refuse_if_reindexing()
         await asyncio.to_thread(self._delete_briefing, meta.path)
-        return await self._reindex_after_change(f"{meta.path} was deleted", who, progress)
+        return await self._reindex_after_change(
+            f"{meta.path} was deleted", who, progress, deliberate=(briefing_id,)
+        )
 
-    async def _reindex_after_change(self, done: str, who: str, progress: Progress | None) -> ReindexReport:
+    async def _reindex_after_change(
+        self, done: str, who: str, progress: Progress | None, deliberate: Collection[str] = ()
+    ) -> ReindexReport:
         try:
-            return await self.reindex(progress=progress, who=who)
+            return await self.reindex(progress=progress, who=who, deliberate=deliberate)
         except UserFacingError as exc:
             # The file change happened; only indexing it has to wait.
             raise UserFacingError(f"{done}, but it is not indexed yet: {exc.message}") from exc
 
-    def _save_briefing(self, name: str, data: bytes, replace: bool) -> None:
+    def _save_briefing(self, name: str, data: bytes, replace: bool) -> str:
+        """Write the upload into the corpus folder; returns the file name used. Replacing keeps
+        the existing file's name when it differs only in case (one file, the same briefing id)."""
         corpus = self.service.config.corpus_dir
         corpus.mkdir(parents=True, exist_ok=True)
         stem = PurePosixPath(name).stem.lower()
+        target = name
         for existing in corpus.iterdir():
             same_name = existing.name.lower() == name.lower()
             same_id = existing.suffix.lower() in SUPPORTED_SUFFIXES and existing.stem.lower() == stem
+            if same_name and (existing.is_dir() or existing.is_symlink()):
+                raise UserFacingError(
+                    f"{existing.name} in the corpus folder is not a briefing file; not replaced."
+                )
             if same_name and not replace:
                 raise UserFacingError(
                     f"A briefing file called {existing.name} already exists. "
                     "Add it again with `replace: True` to replace it."
                 )
-            if same_id and not same_name:
+            if same_name:
+                target = existing.name
+            elif same_id:
                 raise UserFacingError(
                     f"{existing.name} already has that name (only the extension differs); "
                     "remove it first, or upload under another name."
                 )
-        _write_atomic(corpus / name, data)
+        _write_atomic(corpus / target, data)
+        return target
 
     def _delete_briefing(self, rel_path: str) -> None:
         corpus = self.service.config.corpus_dir.resolve()
@@ -229,7 +258,7 @@ class Handlers:
         if self.service.reindex_running():
             holder = self.service.layout.lock_holder()
             raise UserFacingError(
-                str(ReindexBusyError(holder)).capitalize() + ". Try again when it has finished."
+                _sentence(str(ReindexBusyError(holder))) + " Try again when it has finished."
             )
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -241,6 +270,22 @@ class Handlers:
             ) from exc
         except ModelNotFoundError as exc:
             raise UserFacingError(f"The embedding model is not available: {exc}") from exc
+
+
+def _sentence(text: str) -> str:
+    """``text`` as a sentence: first letter upper-cased, nothing else changed (timestamps stay)."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def check_briefing(name: str, data: bytes, max_bytes: int) -> None:
+    """Refuse an upload that would not index, saying why (blocking: run it in a thread)."""
+    try:
+        parse_briefing(name, data, max_bytes)
+    except BriefingError as exc:
+        raise UserFacingError(f"{name} was not added: {exc.reason}.") from exc
+    except Exception as exc:  # a parser bug: still a clear refusal, and nothing saved
+        log.exception("could not parse the upload %s", name)
+        raise UserFacingError(f"{name} was not added: it could not be read ({type(exc).__name__}).") from exc
 
 
 def find_briefings(metas: list[BriefingMeta], typed: str, viewer: Viewer) -> list[BriefingMeta]:

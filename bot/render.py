@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from index.audience import describe
 from index.models import Answer, Attribution, BriefingMeta, Quote, ReindexReport
 from index.service import Status
 
@@ -168,7 +169,7 @@ def status_text(status: Status) -> str:
 
 
 def briefing_line(meta: BriefingMeta) -> str:
-    extra = "" if meta.is_public else f" [audience: {', '.join(meta.audience)}]"
+    extra = "" if meta.is_public else f" [audience: {describe(meta.audience)}]"
     return f"{meta.title} ({meta.date_label}) — {meta.path}{extra}"
 
 

@@ -13,7 +13,7 @@ import hashlib
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,17 +21,11 @@ import faiss
 import numpy as np
 
 from index.chunking import ChunkOptions, make_passages
+from index.corpus import CorpusUnavailableError, read_bytes, scan_corpus
 from index.embedder import Embedder
 from index.manifest import Manifest, ManifestError, read_manifest, seal, verify, write_json_atomic
 from index.models import BriefingMeta, Passage, ReindexReport, Skipped
-from index.parsing import (
-    DEFAULT_MAX_BYTES,
-    BriefingError,
-    briefing_id_for,
-    iter_corpus,
-    parse_briefing,
-    read_bytes,
-)
+from index.parsing import DEFAULT_MAX_BYTES, BriefingError, briefing_id_for, parse_briefing
 from index.store import Store
 from index.vectors import FaissVectorStore
 from index.versions import IndexLayout, utc_now
@@ -51,6 +45,7 @@ class BuildOptions:
     batch_size: int = 32
     keep_versions: int = 3
     sentence_vectors: bool = True
+    max_shrink: float = 0.25  # refuse to publish a version that lost more than this share of briefings
 
 
 def embed_text(meta: BriefingMeta, passage: Passage) -> str:
@@ -83,14 +78,23 @@ def reindex(
     full: bool = False,
     progress: Progress | None = None,
     who: str = "",
+    allow_shrink: bool = False,
+    deliberate: Collection[str] = (),
 ) -> ReindexReport:
     """Bring the index in line with the corpus folder; returns what changed.
 
-    Raises ``ReindexBusyError`` if another reindex (any process) holds the lock.
+    Nothing is published (the report says why, in ``refused``) when the corpus folder cannot be
+    read, when no briefing at all would be left, or when more than ``max_shrink`` of the indexed
+    briefings would go, unless ``allow_shrink``; briefings in ``deliberate`` (a moderator removed
+    them) do not count as lost. Raises ``ReindexBusyError`` if another reindex holds the lock.
     """
     opts = options or BuildOptions()
     with layout.reindex_lock(who):
-        return _reindex_locked(corpus_dir, layout, embedder, opts, full, progress)
+        report = _reindex_locked(
+            corpus_dir, layout, embedder, opts, full, progress, allow_shrink, frozenset(deliberate)
+        )
+    report.cap()
+    return report
 
 
 def _reindex_locked(
@@ -100,6 +104,8 @@ def _reindex_locked(
     opts: BuildOptions,
     full: bool,
     progress: Progress | None,
+    allow_shrink: bool,
+    deliberate: frozenset[str],
 ) -> ReindexReport:
     t0 = time.perf_counter()
     tick = progress or (lambda stage, done, total: None)
@@ -108,10 +114,12 @@ def _reindex_locked(
     chunk_opts = dataclasses.replace(opts.chunk, max_tokens=embedder.max_tokens)
     signature = chunk_opts.signature() + (":s2" if opts.sentence_vectors else "")
 
-    base_version = layout.current_version()
+    base_version = layout.live_version()
     base_dir: Path | None = layout.version_dir(base_version) if base_version else None
     base_manifest: Manifest | None = None
     report = ReindexReport(version=None, previous_version=base_version)
+    if layout.current_problem():
+        report.warnings.append(f"{layout.current_problem()}; repaired")
     if base_dir is not None:
         try:
             base_manifest = read_manifest(base_dir)
@@ -140,13 +148,15 @@ def _reindex_locked(
     try:
         indexed = base_store.briefing_hashes() if base_store is not None else {}
 
-        # 1. scan: read and hash every briefing file
-        files = list(iter_corpus(corpus_dir)) if corpus_dir.is_dir() else []
-        if not corpus_dir.is_dir():
-            report.warnings.append(f"corpus folder {corpus_dir} does not exist")
+        # 1. scan: list the corpus folder, read and hash every briefing file
+        try:
+            scan = scan_corpus(corpus_dir)
+        except CorpusUnavailableError as exc:
+            return _refuse(report, "corpus", f"{exc}; the index was left as it is", base_store, t0)
+        report.skipped.extend(scan.skipped)
         scanned: dict[str, _Scanned] = {}
         unreadable: set[str] = set()
-        for i, (path, rel) in enumerate(files):
+        for i, (path, rel) in enumerate(scan.files):
             bid = briefing_id_for(rel)
             try:
                 data = read_bytes(path, opts.max_bytes)
@@ -158,7 +168,9 @@ def _reindex_locked(
                 report.skipped.append(Skipped(rel, f"same briefing id as {scanned[bid].rel}; rename one"))
                 continue
             scanned[bid] = _Scanned(rel, bid, data, hashlib.sha256(data).hexdigest())
-            tick("scan", i + 1, len(files))
+            tick("scan", i + 1, len(scan.files))
+        # Briefings in a subfolder that cannot be listed now are unreadable, not removed.
+        unreadable.update(bid for bid, (path, _) in indexed.items() if scan.under_unreadable(path))
 
         rebuild = report.full_rebuild
         to_parse = [
@@ -168,9 +180,7 @@ def _reindex_locked(
         ]
         # A briefing that became unreadable keeps its last good version (and is reported).
         removed = [bid for bid in indexed if bid not in scanned and bid not in unreadable]
-        kept_stale = [bid for bid in indexed if bid in unreadable]
-        if rebuild:
-            removed = []
+        kept_stale = [bid for bid in indexed if bid in unreadable and bid not in scanned]
         for bid in kept_stale:
             report.warnings.append(
                 f"{indexed[bid][0]}: unreadable now; the previously indexed version is kept"
@@ -178,19 +188,23 @@ def _reindex_locked(
 
         # 2. parse the new and changed briefings
         parsed: list[tuple[BriefingMeta, list[Passage]]] = []
+        failed: list[str] = []  # changed briefings that no longer parse: their old version stays
         for i, s in enumerate(to_parse):
             try:
                 doc = parse_briefing(s.rel, s.data, opts.max_bytes)
                 passages = make_passages(
                     doc.meta.briefing_id, doc.text, doc.blocks, embedder.count_tokens, chunk_opts
                 )
-            except BriefingError as exc:
-                report.skipped.append(Skipped(s.rel, exc.reason))
-                if s.briefing_id in indexed and not rebuild:
-                    report.warnings.append(f"{s.rel}: kept the previously indexed version")
-                continue
             except Exception as exc:  # a parser bug must not stop the other files
-                report.skipped.append(Skipped(s.rel, f"could not be parsed ({type(exc).__name__}: {exc})"))
+                reason = (
+                    exc.reason
+                    if isinstance(exc, BriefingError)
+                    else f"could not be parsed ({type(exc).__name__}: {exc})"
+                )
+                report.skipped.append(Skipped(s.rel, reason))
+                if s.briefing_id in indexed:
+                    failed.append(s.briefing_id)
+                    report.warnings.append(f"{s.rel}: kept the previously indexed version")
                 continue
             for w in doc.meta.warnings:
                 report.warnings.append(f"{s.rel}: {w}")
@@ -204,7 +218,25 @@ def _reindex_locked(
                 report.briefings_added.append(meta.briefing_id)
         report.briefings_removed = sorted(removed)
 
+        # What a full rebuild cannot re-read comes over from the live version when it can
+        # (same model and chunker): an unreadable briefing is kept, not lost.
+        carry = sorted({*kept_stale, *failed}) if rebuild else []
+        can_carry = (
+            base_manifest is not None
+            and base_manifest.model == embedder.name
+            and base_manifest.chunker == signature
+        )
+        if carry and not can_carry:
+            for bid in carry:
+                report.warnings.append(
+                    f"{indexed[bid][0]}: unreadable, and its previous version cannot be kept across "
+                    f"this rebuild ({report.rebuild_reason}): it is not in the new index"
+                )
+            carry = []
+
         if not rebuild and not parsed and not removed:
+            if layout.current_problem() and base_version is not None:
+                layout.switch(base_version)  # CURRENT was damaged: point it at the version in use
             report.changed = False
             report.version = base_version
             b, p = base_store.counts() if base_store is not None else (0, 0)
@@ -212,6 +244,26 @@ def _reindex_locked(
             report.seconds = time.perf_counter() - t0
             report.finished_at = utc_now()
             return report
+
+        # The briefings of the new version, to refuse losing many of them by accident.
+        if rebuild:
+            after = {m.briefing_id for m, _ in parsed} | set(carry)
+        else:
+            after = (set(indexed) - set(removed)) | {m.briefing_id for m, _ in parsed}
+        lost = sorted(set(indexed) - after - deliberate)
+        if not after:
+            why = (
+                f"no briefing would be left in the index ({len(report.skipped)} file(s) skipped); "
+                "an empty index is never published"
+            )
+            return _refuse(report, "empty", why, base_store, t0)
+        if indexed and not allow_shrink and len(lost) / len(indexed) > opts.max_shrink:
+            why = (
+                f"{len(lost)} of the {len(indexed)} indexed briefings would be removed "
+                f"(more than {opts.max_shrink:.0%}); if that is intended, run `briefbot index --allow-shrink` "
+                "or confirm in Discord"
+            )
+            return _refuse(report, "shrink", why, base_store, t0)
 
         # 3. build the new version beside the live one
         version = layout.new_version_id()
@@ -226,12 +278,15 @@ def _reindex_locked(
                 if reuse_store is not None and base_dir
                 else None
             )
-            for bid in [*removed, *(m.briefing_id for m, _ in parsed if m.briefing_id in indexed)]:
-                if rebuild:
-                    break
-                vids = store.delete_briefing(bid)
+            if not rebuild:
+                # One delete for all of them: FAISS rewrites its arrays on every remove call.
+                gone = [*removed, *(m.briefing_id for m, _ in parsed if m.briefing_id in indexed)]
+                vids = store.delete_briefings(gone)
                 vectors.remove(vids)
                 report.passages_removed += len(vids)
+            elif carry and base_dir is not None and reuse_vectors is not None:
+                vids = store.copy_briefings(base_dir / STORE_FILE, carry)
+                vectors.add(vids, reuse_vectors.get(vids))
 
             flat = [(meta, passage) for meta, passages in parsed for passage in passages]
             hashes, all_vecs, sent_vecs, embedded = _embed(
@@ -253,9 +308,9 @@ def _reindex_locked(
                 store.put_passages(
                     meta, passages, hashes[offset : offset + n], sent_vecs[offset : offset + n]
                 )
-                vectors.add([p.vid for p in passages], all_vecs[offset : offset + n])
                 offset += n
                 report.passages_added += n
+            vectors.add([p.vid for _, p in flat], all_vecs)
             b_count, p_count = store.counts()
             if p_count != len(vectors):
                 raise RuntimeError(f"index out of step: {p_count} passages but {len(vectors)} vectors")
@@ -267,6 +322,7 @@ def _reindex_locked(
             report.briefings_total, report.passages_total = b_count, p_count
             report.seconds = time.perf_counter() - t0
             report.finished_at = utc_now()
+            report.cap()
             write_json_atomic(staging / REPORT_FILE, report.to_json())
             manifest = Manifest(
                 version=version,
@@ -291,6 +347,18 @@ def _reindex_locked(
     finally:
         if base_store is not None:
             base_store.close()
+
+
+def _refuse(report: ReindexReport, kind: str, why: str, base_store: Store | None, t0: float) -> ReindexReport:
+    """A report of what would have changed, publishing nothing: the live version stays."""
+    report.refused, report.refused_kind = why, kind
+    report.changed = False
+    report.version = report.previous_version
+    b, p = base_store.counts() if base_store is not None else (0, 0)
+    report.briefings_total, report.passages_total = b, p
+    report.seconds = time.perf_counter() - t0
+    report.finished_at = utc_now()
+    return report
 
 
 def _embed(
@@ -367,7 +435,7 @@ def _start_version(staging: Path, base_dir: Path | None, dim: int) -> tuple[Stor
 def rollback(layout: IndexLayout, who: str = "") -> tuple[str, str]:
     """Make the previous version live again; returns (from_version, to_version)."""
     with layout.reindex_lock(who):
-        current = layout.current_version()
+        current = layout.live_version()
         target = layout.previous_version(current)
         if current is None or target is None:
             raise ManifestError("no previous index version to roll back to")
