@@ -10,6 +10,7 @@ check below is what enforces them, so a server that shows the commands to everyo
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -117,6 +118,40 @@ def member_is_moderator(user: discord.User | discord.Member, settings: Settings)
     return any(role.name.casefold() in wanted for role in user.roles)
 
 
+def role_is_moderator(role: discord.Role, settings: Settings) -> bool:
+    """A role whose members are all moderators: Manage Server, Administrator, or named in settings."""
+    perms = role.permissions
+    wanted = {name.casefold() for name in settings.moderator_roles}
+    return perms.manage_guild or perms.administrator or role.name.casefold() in wanted
+
+
+def modlog_problem(channel: object, settings: Settings) -> str | None:
+    """Why ``channel`` must not receive reports naming restricted briefings, or None when only
+    moderators can read it (judged by its roles and member overwrites, failing closed)."""
+    if not isinstance(channel, (discord.abc.GuildChannel, discord.Thread)):
+        return "it is not a server channel"
+    guild = channel.guild
+    if guild.id not in settings.guild_ids:
+        return "it is in a server that is not in DISCORD_GUILD_IDS"
+    readers = [
+        role.name
+        for role in guild.roles
+        if channel.permissions_for(role).read_messages and not role_is_moderator(role, settings)
+    ]
+    overwrites = channel.parent.overwrites if isinstance(channel, discord.Thread) and channel.parent else {}
+    if isinstance(channel, discord.abc.GuildChannel):
+        overwrites = channel.overwrites
+    for target, overwrite in overwrites.items():
+        if isinstance(target, discord.Role) or overwrite.read_messages is not True:
+            continue
+        if not (isinstance(target, discord.Member) and member_is_moderator(target, settings)):
+            readers.append(f"member {getattr(target, 'id', '?')}")
+    if readers:
+        shown = ", ".join(readers[:5]) + (" …" if len(readers) > 5 else "")
+        return f"people who are not moderators can read it ({shown})"
+    return None
+
+
 def is_moderator() -> Callable[[T], T]:
     """An app-command check: moderators only, in a server."""
 
@@ -177,16 +212,26 @@ async def report_error(
 
 
 async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> None:
-    """An ephemeral reply, whatever has been sent so far (a public "thinking…" is removed first)."""
+    """An ephemeral reply, whatever has been sent so far (a public "thinking…" is removed first).
+
+    The first follow-up after a deferred reply fills that placeholder, whatever its own flags:
+    after a public defer, the text is only sent once the placeholder has been completed with a
+    neutral line. If Discord refuses that, the person is not told (it is logged): the text, which
+    may name a restricted briefing, never goes into a public message."""
     if not interaction.response.is_done():
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
         return
     if interaction.extras.pop(PUBLIC_DEFER, False):
-        # The first follow-up would fill the public "thinking…" placeholder, showing the error to
-        # everyone: complete the placeholder with a neutral line and delete it; the follow-up is
-        # then a new message, and ephemeral.
         try:
             await interaction.edit_original_response(content=NO_ANSWER, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.warning(
+                "could not clear a public placeholder in %s; the reply was withheld", _describe(interaction)
+            )
+            with contextlib.suppress(discord.HTTPException):
+                await interaction.delete_original_response()
+            return
+        try:
             await interaction.delete_original_response()
         except discord.HTTPException:
             log.debug("public placeholder already gone", exc_info=True)

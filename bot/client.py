@@ -22,7 +22,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import embeds, render
-from bot.checks import NO_MENTIONS, interaction_in_scope, refuse_out_of_scope, report_error
+from bot.checks import NO_MENTIONS, interaction_in_scope, modlog_problem, refuse_out_of_scope, report_error
 from bot.errors import UserFacingError
 from bot.handlers import Handlers
 from bot.ratelimit import RateLimiter
@@ -39,6 +39,10 @@ discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
 ANSWERS_FILE = "answers.sqlite3"
+MODLOG_WITHHELD = (
+    "Briefbot has a report for moderators, but this channel can be read by people who are not "
+    "moderators, so it is not posted here: see `/status`, and make the channel moderators-only."
+)
 README_HINT = "Set it in the environment or in .env; see README.md, “Configuration”."
 
 
@@ -195,7 +199,10 @@ class BriefBot(commands.Bot):
     # ------------------------------------------------------------------ mod-log
 
     async def modlog(self, content: str | None = None, *, embed: discord.Embed | None = None) -> None:
-        """Post to the moderators' log channel, if one is configured; failures are only logged."""
+        """Post to the moderators' log channel, if one is configured; failures are only logged.
+
+        Reports name briefings, restricted ones too, so the details go only to a channel in a
+        served server that no one but moderators can read; otherwise one neutral line does."""
         channel_id = self.settings.modlog_channel_id
         if channel_id is None:
             return
@@ -203,6 +210,15 @@ class BriefBot(commands.Bot):
             channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
             if not isinstance(channel, discord.abc.Messageable):
                 log.warning("mod-log channel %s cannot receive messages", channel_id)
+                return
+            problem = modlog_problem(channel, self.settings)
+            if problem is not None:
+                log.warning("mod-log channel %s: %s; its details are not posted there", channel_id, problem)
+                if (
+                    isinstance(channel, discord.abc.GuildChannel)
+                    and channel.guild.id in self.settings.guild_ids
+                ):
+                    await channel.send(MODLOG_WITHHELD, allowed_mentions=NO_MENTIONS)
                 return
             await channel.send(content=content, embeds=[embed] if embed else [], allowed_mentions=NO_MENTIONS)
         except discord.HTTPException:
@@ -242,7 +258,7 @@ class BriefBot(commands.Bot):
                 log.exception("%s failed", who)
                 await self.modlog(f"{who} failed; the error is in the bot's log.")
                 return None
-        if report.changed or report.skipped:
+        if report.changed or report.skipped or report.refused:
             await self.modlog(embed=embeds.report_embed(report, who))
         return report
 

@@ -96,6 +96,16 @@ class Handlers:
         """The briefings ``viewer`` may see (filtered in a thread: there may be very many)."""
         return await self._run(lambda: [m for m in self.service.briefings() if viewer.may_see(m.audience)])
 
+    async def metas(self, briefing_ids: Collection[str]) -> dict[str, BriefingMeta]:
+        """What is known of these briefings in the live index (those it holds), without a
+        viewer filter: for checks, never shown as is."""
+
+        def lookup() -> dict[str, BriefingMeta]:
+            found = {bid: self.service.meta(bid) for bid in briefing_ids}
+            return {bid: m for bid, m in found.items() if m is not None}
+
+        return await self._run(lookup)
+
     async def find_briefings(self, typed: str, *, viewer: Viewer = LOCAL_USER) -> list[BriefingMeta]:
         """Briefings ``viewer`` may see whose id or title contains ``typed``, newest first."""
         return await self._run(lambda: find_briefings(self.service.briefings(), typed, viewer))

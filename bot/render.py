@@ -7,9 +7,13 @@ The console uses the plain-text functions; the Discord bot builds embeds from th
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
+from typing import Any
 
 from index.audience import describe
+from index.controls import visible, visible_line
 from index.models import Answer, Attribution, BriefingMeta, Quote, ReindexReport
 from index.service import Status
 
@@ -31,11 +35,17 @@ def attribution_line(a: Attribution) -> str:
     return line
 
 
+def also_in_item(o: Attribution) -> str:
+    """One "Also in" entry: where else a quoted paragraph stands."""
+    return f"{o.title} ({o.date_label}), ¶ {o.paragraph_label}"
+
+
+def also_in_text(items: Sequence[str]) -> str | None:
+    return "Also in: " + "; ".join(items) if items else None
+
+
 def also_in_line(q: Quote) -> str | None:
-    if not q.also_in:
-        return None
-    items = [f"{o.title} ({o.date_label}), ¶ {o.paragraph_label}" for o in q.also_in]
-    return "Also in: " + "; ".join(items)
+    return also_in_text([also_in_item(o) for o in q.also_in])
 
 
 ABSTAIN_MAX_QUOTES = 3  # weak matches shown when there is no confident answer
@@ -55,42 +65,63 @@ def answer_header(answer: Answer) -> str:
     return f"From the briefings: {strong} matching passage{'s' if strong != 1 else ''}."
 
 
-def highlighted(text: str, span: tuple[int, int] | None, open_mark: str, close_mark: str) -> str:
-    """``text`` with the best sentence wrapped in marks; the characters themselves unchanged."""
+def emphasis_span(text: str, span: tuple[int, int] | None) -> tuple[int, int] | None:
+    """Where emphasis goes for the best sentence ``span``: inside its surrounding whitespace (so
+    Markdown emphasis applies), or None when there is nothing to emphasise."""
     if span is None:
-        return text
+        return None
     s, e = span
     if not (0 <= s < e <= len(text)):
-        return text
-    # Marks go inside surrounding whitespace so Markdown emphasis still applies.
+        return None
     while s < e and text[s].isspace():
         s += 1
     while e > s and text[e - 1].isspace():
         e -= 1
-    return text[:s] + open_mark + text[s:e] + close_mark + text[e:]
+    return (s, e) if s < e else None
 
 
-def quote_text_plain(q: Quote, *, emphasis: bool = False) -> str:
-    if emphasis and q.highlight:
-        return highlighted(q.text, q.highlight, "\033[1m", "\033[0m")
-    return q.text
+_BOLD, _PLAIN = "\033[1m", "\033[0m"
+_LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+def quote_lines(q: Quote, *, emphasis: bool = False) -> list[str]:
+    """A quote's lines for a terminal: control characters shown visibly (an ESC in a briefing
+    never reaches the terminal raw), the best sentence in bold when ``emphasis``."""
+    span = emphasis_span(q.text, q.highlight) if emphasis else None
+    parts = (
+        [(q.text, False)]
+        if span is None
+        else [
+            (q.text[: span[0]], False),
+            (q.text[span[0] : span[1]], True),
+            (q.text[span[1] :], False),
+        ]
+    )
+    lines = [""]
+    for text, bold in parts:
+        for n, piece in enumerate(_LINE_BREAK.split(text)):
+            if n:
+                lines.append("")
+            if piece:
+                lines[-1] += f"{_BOLD}{visible(piece)}{_PLAIN}" if bold else visible(piece)
+    return lines
 
 
 def to_text(answer: Answer, *, emphasis: bool = False) -> str:
-    """The console rendering of an answer."""
-    lines = [answer_header(answer)]
-    lines.extend(answer.notes)
+    """The console rendering of an answer, safe to print to a terminal as it is."""
+    lines = [visible(answer_header(answer))]
+    lines.extend(visible(note) for note in answer.notes)
     for i, q in enumerate(shown_quotes(answer), 1):
         lines.append("")
         lines.append(f"[{i}] {STRENGTH_LABEL[q.strength]}")
-        for text_line in quote_text_plain(q, emphasis=emphasis).splitlines() or [""]:
+        for text_line in quote_lines(q, emphasis=emphasis):
             lines.append(f"    {text_line}")
-        lines.append(f"    — {attribution_line(q.attribution)}")
+        lines.append(f"    — {visible_line(attribution_line(q.attribution))}")
         if q.attribution.url:
-            lines.append(f"      {q.attribution.url}")
+            lines.append(f"      {visible_line(q.attribution.url)}")
         also = also_in_line(q)
         if also:
-            lines.append(f"      {also}")
+            lines.append(f"      {visible_line(also)}")
     return "\n".join(lines)
 
 
@@ -177,3 +208,13 @@ def briefings_text(metas: Sequence[BriefingMeta]) -> str:
     if not metas:
         return "No briefings are indexed."
     return "\n".join(briefing_line(m) for m in metas)
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_json(data: Any, **kwargs: Any) -> str:
+    """JSON for a terminal: ``json.dumps`` escapes C0 controls; C1 controls and bidirectional
+    overrides are escaped too (still valid JSON, the same data)."""
+    text = json.dumps(data, ensure_ascii=False, **kwargs)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import re
 import secrets
 import sqlite3
@@ -34,10 +35,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import discord
 from discord import app_commands
 
-from bot import embeds
+from bot import embeds, render
 from bot.checks import (
     NO_MENTIONS,
-    PUBLIC_DEFER,
     app,
     guarded,
     interaction_in_scope,
@@ -46,12 +46,14 @@ from bot.checks import (
     viewer_for,
 )
 from bot.errors import UserFacingError
+from index.audience import EVERYONE, Viewer, describe
 from index.models import Answer, BriefingMeta
-from index.search import Viewer
 
 if TYPE_CHECKING:
     from bot.client import BriefBot
     from bot.handlers import Handlers
+
+log = logging.getLogger(__name__)
 
 KEEP_ANSWERS_DAYS = 90
 CHOICES_MAX = 25
@@ -71,6 +73,9 @@ class AnswerRecord:
     version: str = ""
     shown: list[str] = field(default_factory=list)  # passage ids in this message, in order
     shown_briefings: list[str] = field(default_factory=list)
+    # Per shown quote, its "Also in" entries as [briefing_id, label]: posting to a channel keeps
+    # only the public ones.
+    also_in: list[list[list[str]]] = field(default_factory=list)
     trimmed: list[bool] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)  # passage ids shown so far, earlier pages too
     first_number: int = 1
@@ -113,7 +118,11 @@ class AnswerStore:
 
 
 async def _record(interaction: discord.Interaction[Any], key: str) -> AnswerRecord:
-    record = await asyncio.to_thread(app(interaction).answers.get, key)
+    try:
+        record = await asyncio.to_thread(app(interaction).answers.get, key)
+    except (sqlite3.Error, OSError, ValueError) as exc:
+        log.error("the answer store cannot be read: %s", exc)
+        raise UserFacingError("This button cannot work right now; ask the question again.") from exc
     if record is None:
         raise UserFacingError("This answer is too old to continue; ask the question again.")
     return record
@@ -125,14 +134,24 @@ async def _record(interaction: discord.Interaction[Any], key: str) -> AnswerReco
 async def compose_answer(
     bot: BriefBot, answer: Answer, record: AnswerRecord, *, private: bool, heading: str | None = None
 ) -> tuple[embeds.AnswerMessage, discord.ui.View]:
-    """The message for ``answer`` and its buttons; ``record`` is completed and stored for them."""
-    msg = embeds.answer_message(answer, first_number=record.first_number, heading=heading)
+    """The message for ``answer`` and its buttons; ``record`` is completed and stored for them.
+
+    When the answer store cannot be written, the answer goes out without buttons (and it is
+    logged): an unavailable ``answers.sqlite3`` never stops anyone getting an answer."""
+    msg = await asyncio.to_thread(
+        embeds.answer_message, answer, first_number=record.first_number, heading=heading
+    )
     record.version = answer.index_version
     record.shown = [q.passage_id for q in msg.quotes]
     record.shown_briefings = [q.briefing_id for q in msg.quotes]
+    record.also_in = [[[o.briefing_id, render.also_in_item(o)] for o in q.also_in] for q in msg.quotes]
     record.trimmed = msg.trimmed
     record.seen = [*record.seen, *record.shown]
-    key = await asyncio.to_thread(bot.answers.put, record)
+    try:
+        key = await asyncio.to_thread(bot.answers.put, record)
+    except (sqlite3.Error, OSError) as exc:
+        log.error("the answer store cannot be written (%s): answering without buttons", exc)
+        return msg, discord.ui.View(timeout=None)
     return msg, answer_view(key, record, private=private)
 
 
@@ -280,16 +299,19 @@ class MoreButton(_AnswerButton, template=rf"bb:more:{_KEY}"):
 
 
 class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
-    """Post a private answer to the channel, if every quote comes from a public briefing."""
+    """Post a private answer to the channel, if every quote comes from a public briefing.
+
+    It is acknowledged privately: a refusal, which may name a restricted briefing, can then
+    never land in a public message, even when Discord fails part-way. "Also in" entries from
+    briefings that are not public are left out of what is posted."""
 
     prefix, text, style = "post", "Post to channel", discord.ButtonStyle.secondary
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.defer(thinking=True)
-        interaction.extras[PUBLIC_DEFER] = True
+        await interaction.response.defer(ephemeral=True, thinking=True)
         record = await _record(interaction, self.key)
         handlers = app(interaction).handlers
-        metas = {m.briefing_id: m for m in await handlers.briefings()}
+        metas = await handlers.metas({*record.shown_briefings, *(b for q in record.also_in for b, _ in q)})
         for bid in record.shown_briefings:
             meta = metas.get(bid)
             if meta is None:
@@ -299,17 +321,26 @@ class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
             if not meta.is_public:
                 raise UserFacingError(
                     f"This answer quotes “{meta.title}”, which is not public "
-                    f"(audience: {', '.join(meta.audience)}), so it cannot be posted to the channel."
+                    f"(audience: {describe(meta.audience)}), so it cannot be posted to the channel."
                 )
         for pid in record.shown:  # raises when a passage changed or was removed since
-            await handlers.context(pid, viewer=Viewer(public=True), around=0)
+            await handlers.context(pid, viewer=EVERYONE, around=0)
         source = interaction.message
+        shown = list(source.embeds) if source is not None else []
+        public_embeds = []
+        for i, embed in enumerate(shown):
+            entries = record.also_in[i] if i < len(record.also_in) else []
+            public = [label for bid, label in entries if (m := metas.get(bid)) is not None and m.is_public]
+            public_embeds.append(embeds.with_also_in(embed, public))
         content = f"{interaction.user.mention} shared an answer."  # a mention that pings nobody
         if source is not None and source.content:
             content = (content + "\n" + source.content)[: embeds.CONTENT_MAX]
+        await interaction.edit_original_response(
+            content="Posted to the channel.", allowed_mentions=NO_MENTIONS
+        )
         await interaction.followup.send(
             content=content,
-            embeds=source.embeds if source is not None else [],
+            embeds=public_embeds,
             view=answer_view(self.key, record, private=False),
             allowed_mentions=NO_MENTIONS,
         )
@@ -330,7 +361,7 @@ class ContextButton(_PassageButton, template=rf"bb:ctx:{_PASSAGE}"):
         note = None
         if live != self.version:
             note = "The index has been updated since this answer; this passage is unchanged."
-        msg = embeds.context_message(passages, self.passage_id, meta, note)
+        msg = await asyncio.to_thread(embeds.context_message, passages, self.passage_id, meta, note)
         view = discord.ui.View(timeout=None)
         for p, cut in zip(passages, msg.trimmed, strict=False):
             if cut:
@@ -356,8 +387,9 @@ class FullButton(_PassageButton, template=rf"bb:full:{_PASSAGE}"):
         where = (
             f"{meta.title} ({meta.date_label}), ¶ {passage.paragraph_label}" if meta else passage.briefing_id
         )
-        pages = embeds.full_passage_pages(passage.text)
-        if len(pages) > embeds.FULL_PASSAGE_MAX_MESSAGES:
+        most = embeds.FULL_PASSAGE_MAX_MESSAGES
+        pages = await asyncio.to_thread(embeds.full_passage_pages, passage.text, max_pages=most)
+        if len(pages) > most:
             data = io.BytesIO(passage.text.encode("utf-8"))
             await interaction.followup.send(
                 content=embeds.clip(f"The full passage: {where}", embeds.CONTENT_MAX),
@@ -401,6 +433,31 @@ class BriefingsPageButton(_Button, template=r"bb:list:(?P<page>\d{1,5}):[pn]"):
         await interaction.edit_original_response(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
 
+class PublishAnywayButton(_Button, template=r"bb:shrink:(?P<mode>update|full)"):
+    """A moderator's confirmation that a reindex may remove many briefings (``--allow-shrink``)."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Publish anyway", style=discord.ButtonStyle.danger, custom_id=f"bb:shrink:{mode}"
+            )
+        )
+        self.mode = mode
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> PublishAnywayButton:
+        return cls(match["mode"])
+
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        bot = app(interaction)
+        if interaction.guild is None or not member_is_moderator(interaction.user, bot.settings):
+            raise app_commands.CheckFailure()
+        cog: Any = bot.get_cog("ModerationCog")
+        await cog.run_reindex(interaction, self.mode, allow_shrink=True)
+
+
 async def briefings_list(
     interaction: discord.Interaction[Any], page: int
 ) -> tuple[discord.Embed, discord.ui.View]:
@@ -421,6 +478,7 @@ DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     ContextButton,
     FullButton,
     BriefingsPageButton,
+    PublishAnywayButton,
 )
 
 
@@ -432,8 +490,8 @@ async def _meta_of(
 ) -> BriefingMeta | None:
     if briefing_id is None:
         return None
-    metas = await app(interaction).handlers.briefings(viewer=viewer)
-    return next((m for m in metas if m.briefing_id == briefing_id), None)
+    meta = (await app(interaction).handlers.metas([briefing_id])).get(briefing_id)
+    return meta if meta is not None and viewer.may_see(meta.audience) else None
 
 
 async def briefing_options(

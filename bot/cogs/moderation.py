@@ -21,7 +21,7 @@ from discord.ext import commands
 from bot import embeds
 from bot.checks import NO_MENTIONS, is_moderator, member_is_moderator
 from bot.handlers import check_upload
-from bot.views import briefing_options, briefings_list
+from bot.views import PublishAnywayButton, briefing_options, briefings_list
 from index.models import ReindexReport
 from index.search import Viewer
 
@@ -74,9 +74,18 @@ class MessageProgress:
             try:
                 await self._edit(embeds.progress_text(*latest))
                 self.edits += 1
-            except discord.HTTPException:
+            except TokenExpiredError:
+                return  # 15 minutes on: the message can no longer be edited; the end is posted anew
+            except discord.HTTPException as exc:
+                if exc.status in (401, 404):  # the interaction's token is gone
+                    log.info("reindex progress can no longer be shown (%s)", exc.status)
+                    return
                 log.warning("could not show reindex progress", exc_info=True)
             await asyncio.sleep(self.interval)
+
+
+class TokenExpiredError(Exception):
+    """An interaction older than Discord's 15 minutes: its reply can no longer be edited."""
 
 
 @contextlib.asynccontextmanager
@@ -84,6 +93,8 @@ async def showing_progress(interaction: discord.Interaction[Any]) -> Any:
     """A ``MessageProgress`` editing the interaction's (deferred) reply while the block runs."""
 
     async def edit(text: str) -> None:
+        if interaction.is_expired():
+            raise TokenExpiredError
         await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
 
     progress = MessageProgress(asyncio.get_running_loop(), edit)
@@ -120,14 +131,25 @@ class ModerationCog(commands.Cog):
     async def reindex(
         self, interaction: discord.Interaction[Any], mode: Literal["update", "full", "rollback"] = "update"
     ) -> None:
+        await self.run_reindex(interaction, mode)
+
+    async def run_reindex(
+        self, interaction: discord.Interaction[Any], mode: str, *, allow_shrink: bool = False
+    ) -> None:
+        """A reindex for a moderator: progress in the reply, then the report (and the mod-log).
+        ``allow_shrink`` is the moderator's confirmation that many briefings may go."""
         who = _who(interaction)
         with self.bot.reindex_gate.hold(who):
             await interaction.response.defer(ephemeral=True, thinking=True)
             async with showing_progress(interaction) as progress:
                 report = await self.bot.handlers.reindex(
-                    progress=progress, who=who, full=mode == "full", rollback=mode == "rollback"
+                    progress=progress,
+                    who=who,
+                    full=mode == "full",
+                    rollback=mode == "rollback",
+                    allow_shrink=allow_shrink,
                 )
-        await self._finish(interaction, report, who, None)
+        await self._finish(interaction, report, who, None, mode=mode)
 
     @app_commands.command(
         name="status", description="What is indexed, the model, and the last reindex (moderators)"
@@ -193,13 +215,46 @@ class ModerationCog(commands.Cog):
         await interaction.followup.send(embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     async def _finish(
-        self, interaction: discord.Interaction[Any], report: ReindexReport, who: str, what: str | None
+        self,
+        interaction: discord.Interaction[Any],
+        report: ReindexReport,
+        who: str,
+        what: str | None,
+        *,
+        mode: str = "update",
     ) -> None:
-        """The final report: in the (progress) reply, and in the mod-log."""
+        """The final report: in the (progress) reply, and in the mod-log. A report refused only
+        because many briefings would go carries a "Publish anyway" button.
+
+        After 15 minutes the reply can no longer be edited: the moderator is then told in the
+        channel, in a line that names no briefing and gives no count (the channel may be public)."""
         embed = embeds.report_embed(report, who)
         content = what or ""
-        await interaction.edit_original_response(content=content, embed=embed, allowed_mentions=NO_MENTIONS)
+        view = discord.ui.View(timeout=None)
+        if report.publishable_with_confirmation:
+            view.add_item(PublishAnywayButton("full" if mode == "full" else "update"))
+        try:
+            if interaction.is_expired():
+                raise TokenExpiredError
+            await interaction.edit_original_response(
+                content=content, embed=embed, view=view, allowed_mentions=NO_MENTIONS
+            )
+        except (TokenExpiredError, discord.HTTPException) as exc:
+            log.warning("could not edit the reply of %s (%s): telling them in the channel", who, exc)
+            await self._tell_in_channel(interaction, report)
         await self.bot.modlog(content or None, embed=embed)
+
+    async def _tell_in_channel(self, interaction: discord.Interaction[Any], report: ReindexReport) -> None:
+        where = "`/status` and the mod-log" if self.bot.settings.modlog_channel_id else "`/status`"
+        outcome = "was not published" if report.refused else "has finished"
+        text = f"{interaction.user.mention}: the reindex you started {outcome}; its report is in {where}."
+        channel = interaction.channel
+        try:
+            if not isinstance(channel, discord.abc.Messageable):
+                raise TypeError(f"channel {interaction.channel_id} cannot receive messages")
+            await channel.send(text, allowed_mentions=NO_MENTIONS)
+        except (discord.HTTPException, TypeError):
+            log.error("could not tell %s that the reindex ended", interaction.user, exc_info=True)
 
 
 def _who(interaction: discord.Interaction[Any]) -> str:
