@@ -345,7 +345,13 @@ def lines_embed(title: str, lines: Sequence[str], colour: discord.Colour = REPOR
 
 def report_embed(report: ReindexReport, who: str | None = None) -> discord.Embed:
     """A reindex (or rollback) report."""
-    title = "Rolled back" if report.rolled_back else "Reindex finished"
+    title = (
+        "Rolled back"
+        if report.rolled_back
+        else "Reindex not published"
+        if report.refused
+        else "Reindex finished"
+    )
     embed = lines_embed(title, render.report_lines(report))
     if who:
         embed.set_footer(text=clip(f"Started by {who}", FOOTER_MAX))

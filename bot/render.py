@@ -125,14 +125,33 @@ def to_text(answer: Answer, *, emphasis: bool = False) -> str:
     return "\n".join(lines)
 
 
+REPORT_SHOWN_ITEMS = 20  # skipped files and warnings listed; the rest are counted
+
+
 def report_lines(report: ReindexReport) -> list[str]:
-    """A reindex report, one fact a line."""
+    """A reindex report, one fact a line (long lists shortened, with how many more)."""
     if report.rolled_back:
         return [
             f"Rolled back from {report.previous_version} to {report.version}.",
             f"{report.briefings_total} briefings, {report.passages_total} passages live.",
             *_check_lines(report),
         ]
+    if report.refused:
+        lines = [
+            f"Not published: {report.refused}.",
+            f"The live version ({report.version or 'none yet'}) is unchanged: "
+            f"{report.briefings_total} briefings, {report.passages_total} passages.",
+            f"It would have: {len(report.briefings_added)} added, {len(report.briefings_changed)} changed, "
+            f"{len(report.briefings_removed) + report.omitted.get('briefings_removed', 0)} removed.",
+        ]
+        removed = report.briefings_removed
+        if removed and report.refused_kind == "shrink":
+            lines.append("Would be removed:")
+            lines.extend(f"  - {bid}" for bid in removed[:REPORT_SHOWN_ITEMS])
+            lines.extend(
+                _more(len(removed) - REPORT_SHOWN_ITEMS + report.omitted.get("briefings_removed", 0))
+            )
+        return [*lines, *_problem_lines(report)]
     if not report.changed:
         head = f"Index already up to date ({report.version}); checked in {report.seconds:.1f} s."
     else:
@@ -148,13 +167,27 @@ def report_lines(report: ReindexReport) -> list[str]:
         f"Passages: {report.passages_added} added ({report.passages_embedded} embedded), "
         f"{report.passages_removed} removed; {report.passages_total} in the index."
     )
-    if report.skipped:
-        lines.append(f"Skipped {len(report.skipped)} file{'s' if len(report.skipped) != 1 else ''}:")
-        lines.extend(f"  - {s.path}: {s.reason}" for s in report.skipped)
-    if report.warnings:
-        lines.append("Warnings:")
-        lines.extend(f"  - {w}" for w in report.warnings)
+    lines.extend(_problem_lines(report))
     lines.extend(_check_lines(report))
+    return lines
+
+
+def _more(n: int) -> list[str]:
+    return [f"  … and {n} more"] if n > 0 else []
+
+
+def _problem_lines(report: ReindexReport) -> list[str]:
+    lines: list[str] = []
+    skipped = len(report.skipped) + report.omitted.get("skipped", 0)
+    if skipped:
+        lines.append(f"Skipped {skipped} file{'s' if skipped != 1 else ''}:")
+        lines.extend(f"  - {s.path}: {s.reason}" for s in report.skipped[:REPORT_SHOWN_ITEMS])
+        lines.extend(_more(skipped - min(len(report.skipped), REPORT_SHOWN_ITEMS)))
+    warnings = len(report.warnings) + report.omitted.get("warnings", 0)
+    if warnings:
+        lines.append("Warnings:")
+        lines.extend(f"  - {w}" for w in report.warnings[:REPORT_SHOWN_ITEMS])
+        lines.extend(_more(warnings - min(len(report.warnings), REPORT_SHOWN_ITEMS)))
     return lines
 
 

@@ -20,7 +20,8 @@ MAX_BYTES = 64 * 1024
 MAX_DEPTH = 20
 
 _OPENING = re.compile(r"---[ \t]*(?:\r\n|\r|\n|$)")
-_CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*(?:\r\n|\r|\n|$)", re.MULTILINE)
+# At the start of a line, whichever the line break before it (\r\n, \r or \n).
+_CLOSING = re.compile(r"(?<=[\r\n])(?:---|\.\.\.)[ \t]*(?:\r\n|\r|\n|$)")
 
 _repr = reprlib.Repr()
 _repr.maxstring = _repr.maxother = 80

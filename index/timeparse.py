@@ -128,9 +128,7 @@ def parse_time(question: str, today: date) -> TimeIntent:
             return TimeIntent(None, last, True, False, m.group(0), rest)
         if kind == "since":
             inclusive = not m.group(0).lower().startswith("after")
-            return TimeIntent(
-                first if inclusive else _shift(last, 1), None, True, False, m.group(0), rest
-            )
+            return TimeIntent(first if inclusive else _shift(last, 1), None, True, False, m.group(0), rest)
         if kind == "before":
             return TimeIntent(None, _shift(first, -1), True, False, m.group(0), rest)
         # "in 2019" may name when something happened rather than when it was reported, so it

@@ -97,15 +97,20 @@ class IndexLayout:
         """Why ``CURRENT`` cannot be used although complete versions are on disk, else None."""
         value, problem = self.read_current()
         if value is not None:
-            return None
+            if self.version_dir(value).is_dir():
+                return None
+            return f"CURRENT names {value}, which is not on disk"
         if problem is None and not self.current_file.exists() and self._newest_complete() is None:
             return None  # no index yet: nothing is wrong
         return problem or "CURRENT is missing"
 
     def live_version(self) -> str | None:
         """The version to serve and to build on: the one ``CURRENT`` names, or, when the file is
-        missing or damaged, the newest complete version on disk."""
-        return self.current_version() or self._newest_complete()
+        missing or damaged or names a version that is not on disk, the newest complete one."""
+        current = self.current_version()
+        if current is not None and self.version_dir(current).is_dir():
+            return current
+        return self._newest_complete()
 
     def _newest_complete(self) -> str | None:
         complete = [v.version for v in self.versions() if v.manifest is not None]

@@ -68,10 +68,15 @@ def world(simcord_env: simcord.Env) -> World:
     guild = simcord_env.create_guild("Newsroom", id=GUILD_ID)
     channel = guild.create_text_channel("general")
     mods = guild.create_role("Editors-in-chief", permissions=discord.Permissions(manage_guild=True))
-    hidden, shown = discord.PermissionOverwrite(view_channel=False), discord.PermissionOverwrite(view_channel=True)
+    hidden, shown = (
+        discord.PermissionOverwrite(view_channel=False),
+        discord.PermissionOverwrite(view_channel=True),
+    )
     me = guild.me
     assert me is not None
-    modlog = guild.create_text_channel("mod-log", overwrites={guild.default_role: hidden, mods: shown, me: shown})
+    modlog = guild.create_text_channel(
+        "mod-log", overwrites={guild.default_role: hidden, mods: shown, me: shown}
+    )
     alice = guild.add_member(simcord_env.create_user("alice"))
     mod = guild.add_member(simcord_env.create_user("mo"), roles=[mods])
     return World(simcord_env, guild, channel, modlog, alice, mod)
