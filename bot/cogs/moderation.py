@@ -74,18 +74,12 @@ class MessageProgress:
             try:
                 await self._edit(embeds.progress_text(*latest))
                 self.edits += 1
-            except TokenExpiredError:
-                return  # 15 minutes on: the message can no longer be edited; the end is posted anew
             except discord.HTTPException as exc:
-                if exc.status in (401, 404):  # the interaction's token is gone
+                if exc.status in (401, 404):  # the interaction's token is gone (15 minutes on)
                     log.info("reindex progress can no longer be shown (%s)", exc.status)
                     return
                 log.warning("could not show reindex progress", exc_info=True)
             await asyncio.sleep(self.interval)
-
-
-class TokenExpiredError(Exception):
-    """An interaction older than Discord's 15 minutes: its reply can no longer be edited."""
 
 
 @contextlib.asynccontextmanager
@@ -93,8 +87,6 @@ async def showing_progress(interaction: discord.Interaction[Any]) -> Any:
     """A ``MessageProgress`` editing the interaction's (deferred) reply while the block runs."""
 
     async def edit(text: str) -> None:
-        if interaction.is_expired():
-            raise TokenExpiredError
         await interaction.edit_original_response(content=text, allowed_mentions=NO_MENTIONS)
 
     progress = MessageProgress(asyncio.get_running_loop(), edit)
@@ -234,12 +226,10 @@ class ModerationCog(commands.Cog):
         if report.publishable_with_confirmation:
             view.add_item(PublishAnywayButton("full" if mode == "full" else "update"))
         try:
-            if interaction.is_expired():
-                raise TokenExpiredError
             await interaction.edit_original_response(
                 content=content, embed=embed, view=view, allowed_mentions=NO_MENTIONS
             )
-        except (TokenExpiredError, discord.HTTPException) as exc:
+        except discord.HTTPException as exc:  # after 15 minutes Discord refuses the token
             log.warning("could not edit the reply of %s (%s): telling them in the channel", who, exc)
             await self._tell_in_channel(interaction, report)
         await self.bot.modlog(content or None, embed=embed)
