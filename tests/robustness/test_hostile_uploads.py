@@ -107,6 +107,7 @@ async def test_an_upload_is_parsed_off_the_event_loop(
             last = now
 
     ticker = asyncio.ensure_future(beat())
+    await asyncio.sleep(0.05)  # the ticker runs before the upload starts
     try:
         await Handlers(small_service).add_briefing("2025-02-01-pier.md", GOOD, "test")
     finally:
