@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from index.audience import Viewer
+from index.chunking import ChunkOptions, make_passages
 from index.models import ReindexReport
 from index.parsing import BriefingError, parse_briefing
 from index.service import BriefingService
+from tests.fakes import FakeEmbedder
 from tests.robustness.conftest import HARBOUR, MEMBER, MODERATOR, PUBLIC
 
 ALIAS_BOMB = (
@@ -471,3 +473,49 @@ def test_a_search_excluding_tens_of_thousands_of_restricted_briefings_works(
     vids = store.vids_where(exclude_briefings=hidden, briefing_ids=[*hidden, "2025-01-14-grid"])
 
     assert len(vids) == 1
+
+
+# ---------------------------------------------------------------------------- cost of splitting
+
+
+class _CountingTokens:
+    """A token counter (the fake embedder's) that records how much text it was given."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.chars = 0
+
+    def __call__(self, text: str) -> int:
+        self.calls += 1
+        self.chars += len(text)
+        return FakeEmbedder().count_tokens(text)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "word " * 100_000,  # a paragraph without a sentence end
+        "A huge first paragraph. " * 20_000 + "\n\n" + "\n\n".join("Tiny." for _ in range(2000)),
+        "\n\n".join(f"Short paragraph {i} here." for i in range(5000)),
+    ],
+    ids=["no sentence end", "huge paragraph then many tiny ones", "many short paragraphs"],
+)
+def test_cutting_a_hostile_briefing_into_passages_reads_its_text_a_bounded_number_of_times(body: str) -> None:
+    doc = parse_briefing("long.md", ("# Long\n\n" + body + "\n").encode())
+    tokens = _CountingTokens()
+
+    passages = make_passages("long", doc.text, doc.blocks, tokens, ChunkOptions())
+
+    assert passages and "".join(p.text for p in passages).replace(" ", "") != ""
+    assert tokens.chars < 40 * len(doc.text), "the text was tokenized over and over"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 200_000, "*a " * 100_000, "[a](" * 100_000, "<a " * 100_000],
+    ids=["brackets", "stars", "links", "tags"],
+)
+def test_pathological_inline_markdown_is_read_as_one_verbatim_paragraph(body: str) -> None:
+    doc = parse_briefing("inline.md", ("# Title\n\n" + body + "\n").encode())
+
+    assert [doc.text[b.start : b.end] for b in doc.blocks] == [body.strip()]
