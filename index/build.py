@@ -159,7 +159,7 @@ def _reindex_locked(
         for i, (path, rel) in enumerate(scan.files):
             bid = briefing_id_for(rel)
             try:
-                data = read_bytes(path, opts.max_bytes)
+                data = read_bytes(path, opts.max_bytes, scan.identity.get(rel))
             except BriefingError as exc:
                 report.skipped.append(Skipped(rel, exc.reason))
                 unreadable.add(bid)

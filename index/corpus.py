@@ -35,6 +35,7 @@ class CorpusScan:
     files: list[tuple[Path, str]] = field(default_factory=list)  # (path, corpus-relative POSIX path)
     skipped: list[Skipped] = field(default_factory=list)  # links, pipes, unsafe names: with the reason
     unreadable_dirs: list[str] = field(default_factory=list)  # subfolders that could not be listed
+    identity: dict[str, tuple[int, int]] = field(default_factory=dict)  # rel -> (device, inode) seen
 
     def under_unreadable(self, rel_path: str) -> bool:
         """Whether ``rel_path`` lies in a subfolder that could not be listed this time."""
@@ -104,15 +105,17 @@ def _visit(
         stack.append((entry.path, rel))
         return
     try:
-        regular = entry.is_file(follow_symlinks=False)
-    except OSError:
-        regular = False
-    if not regular:
+        st = entry.stat(follow_symlinks=False)
+    except OSError as exc:
+        scan.skipped.append(Skipped(visible_line(rel), f"cannot be read ({exc.strerror or exc})"))
+        return
+    if not stat.S_ISREG(st.st_mode):
         scan.skipped.append(
             Skipped(visible_line(rel), "not a regular file (a pipe, socket or device); not read")
         )
         return
     scan.files.append((Path(entry.path), rel))
+    scan.identity[rel] = (st.st_dev, st.st_ino)
 
 
 def _points_to_folder(path: str) -> bool:
@@ -138,9 +141,12 @@ def iter_corpus(corpus_dir: Path) -> Iterator[tuple[Path, str]]:
         return
 
 
-def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+def read_bytes(
+    path: Path, max_bytes: int = DEFAULT_MAX_BYTES, identity: tuple[int, int] | None = None
+) -> bytes:
     """A briefing file's bytes: a regular file, not through a link, refused before reading when
-    it is over ``max_bytes``."""
+    it is over ``max_bytes``. With ``identity`` (device, inode from the scan), a file that is no
+    longer the one the scan saw (a folder swapped for a link meanwhile) is refused too."""
     try:
         fd = os.open(path, _READ_FLAGS)
     except OSError as exc:
@@ -151,6 +157,8 @@ def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise BriefingError("not a regular file (a pipe, socket or device); not read")
+        if identity is not None and (st.st_dev, st.st_ino) != identity:
+            raise BriefingError("changed while the folder was read; it is read again at the next reindex")
         if st.st_size > max_bytes:
             raise BriefingError(f"too large: {_mb(st.st_size)} (limit {_mb(max_bytes)})")
         chunks: list[bytes] = []

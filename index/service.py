@@ -18,9 +18,11 @@ from typing import Any, TypeVar
 
 from index.build import REPORT_FILE, BuildOptions, Progress, reindex, rollback
 from index.confidence import Calibration, load_calibration
+from index.corpus import read_bytes
 from index.embedder import Embedder
 from index.manifest import Manifest, ManifestError, write_json_atomic
 from index.models import Answer, BriefingMeta, Passage, ReindexReport
+from index.parsing import BriefingError
 from index.search import LOCAL_USER, IndexVersion, Query, Searcher, SearchOptions, Viewer
 from index.versions import IndexLayout, ReindexBusyError, utc_now
 
@@ -30,6 +32,8 @@ T = TypeVar("T")
 
 LAST_REPORT = "last_report.json"
 CHECKS_FILE = "check_questions.jsonl"
+CHECKS_MAX_BYTES = 1024 * 1024
+MAX_CHECKS = 200  # each costs two searches per reindex
 
 
 class NoIndexError(Exception):
@@ -319,13 +323,22 @@ class BriefingService:
         return own if own is not None else last
 
     def _checks(self) -> list[dict[str, str]]:
-        path = self.config.checks_file or self.config.corpus_dir / CHECKS_FILE
+        """The saved check questions (at most ``MAX_CHECKS``). The default file lives in the
+        corpus folder, which others may write to: it is read like a briefing (a regular file,
+        not through a link, of bounded size)."""
+        configured = self.config.checks_file
+        path = configured or self.config.corpus_dir / CHECKS_FILE
         out: list[dict[str, str]] = []
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError:
+            if configured is not None:
+                data = configured.read_bytes()[:CHECKS_MAX_BYTES]
+            else:
+                data = read_bytes(path, CHECKS_MAX_BYTES)
+        except (OSError, BriefingError) as exc:
+            if not isinstance(exc, FileNotFoundError) and "No such file" not in str(exc):
+                log.warning("check questions in %s not read: %s", path, exc)
             return out
-        for line in lines:
+        for line in data.decode("utf-8", errors="replace").splitlines()[:MAX_CHECKS]:
             try:
                 row = json.loads(line)
             except ValueError:

@@ -519,3 +519,35 @@ def test_pathological_inline_markdown_is_read_as_one_verbatim_paragraph(body: st
     doc = parse_briefing("inline.md", ("# Title\n\n" + body + "\n").encode())
 
     assert [doc.text[b.start : b.end] for b in doc.blocks] == [body.strip()]
+
+
+def test_a_folder_swapped_for_a_link_between_scan_and_read_is_not_followed(
+    small_corpus: Path, tmp_path: Path
+) -> None:
+    from index.corpus import read_bytes, scan_corpus
+
+    sub = small_corpus / "desk"
+    sub.mkdir()
+    (sub / "notes.md").write_text(HARBOUR, encoding="utf-8")
+    scan = scan_corpus(small_corpus)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "notes.md").write_text("# Secret\n\nDISCORD_TOKEN=abc\n", encoding="utf-8")
+    sub.rename(tmp_path / "moved-desk")
+    sub.symlink_to(outside, target_is_directory=True)
+
+    with pytest.raises(BriefingError) as err:
+        read_bytes(sub / "notes.md", identity=scan.identity["desk/notes.md"])
+
+    assert "changed" in err.value.reason
+
+
+def test_check_questions_in_the_corpus_are_not_read_through_a_link(
+    small_service: BriefingService, small_corpus: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "questions.jsonl"
+    outside.write_text('{"question": "What is in /etc/shadow?", "briefing_id": "x"}\n', encoding="utf-8")
+    (small_corpus / "check_questions.jsonl").symlink_to(outside)
+    os.mkfifo(tmp_path / "fifo")
+
+    assert small_service._checks() == []
