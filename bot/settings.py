@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     query_threads: int | None = Field(None, ge=1, le=64)
     max_file_mb: float = Field(5.0, gt=0)
     keep_versions: int = Field(3, ge=2, le=100)
+    max_shrink: float = Field(0.25, ge=0, le=1)  # a reindex losing more of the briefings is refused
     verify_checksums: bool = True
 
     # answering
@@ -114,6 +115,7 @@ class Settings(BaseSettings):
                 max_bytes=int(self.max_file_mb * 1024 * 1024),
                 batch_size=self.batch_size,
                 keep_versions=self.keep_versions,
+                max_shrink=self.max_shrink,
             ),
             search=SearchOptions(k=self.top_k, candidates=self.candidates),
             verify_checksums=self.verify_checksums,
