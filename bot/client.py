@@ -103,6 +103,7 @@ class BriefBot(commands.Bot):
         self.button_limiter = RateLimiter(settings.button_rate_limit, settings.button_rate_window)
         self.reindex_gate = ReindexGate()
         self.synced_guilds: set[int] = set()
+        self._last_problems: tuple[tuple[tuple[str, str], ...], str | None] = ((), None)
         self._watcher: CorpusWatcher | None = None
         self._watch: tasks.Loop[Any] | None = None
         self._periodic: tasks.Loop[Any] | None = None
@@ -258,7 +259,12 @@ class BriefBot(commands.Bot):
                 log.exception("%s failed", who)
                 await self.modlog(f"{who} failed; the error is in the bot's log.")
                 return None
-        if report.changed or report.skipped or report.refused:
+        # Unchanged problems (a file still skipped, a reindex still refused) are posted once, not
+        # at every scheduled run.
+        problems = (tuple((x.path, x.reason) for x in report.skipped), report.refused)
+        news = report.changed or problems != self._last_problems
+        self._last_problems = problems
+        if news and (report.changed or report.skipped or report.refused):
             await self.modlog(embed=embeds.report_embed(report, who))
         return report
 

@@ -119,6 +119,7 @@ class Handlers:
         rollback: bool = False,
         allow_shrink: bool = False,
         deliberate: Collection[str] = (),
+        confirmed_loss: int | None = None,
     ) -> ReindexReport:
         """Rebuild or update the index (or roll back); one at a time across processes.
 
@@ -134,6 +135,7 @@ class Handlers:
                 who=who,
                 allow_shrink=allow_shrink,
                 deliberate=deliberate,
+                confirmed_loss=confirmed_loss,
             )
         except ReindexBusyError as exc:
             raise UserFacingError(_sentence(str(exc)) + " Try again when it has finished.") from exc

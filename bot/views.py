@@ -433,29 +433,33 @@ class BriefingsPageButton(_Button, template=r"bb:list:(?P<page>\d{1,5}):[pn]"):
         await interaction.edit_original_response(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
 
-class PublishAnywayButton(_Button, template=r"bb:shrink:(?P<mode>update|full)"):
-    """A moderator's confirmation that a reindex may remove many briefings (``--allow-shrink``)."""
+class PublishAnywayButton(_Button, template=r"bb:shrink:(?P<mode>update|full):(?P<lost>\d{1,9})"):
+    """A moderator's confirmation that a reindex may remove the briefings its refusal listed
+    (``--allow-shrink`` for that many: if more would go by the time it is clicked, it is refused again)."""
 
-    def __init__(self, mode: str) -> None:
+    def __init__(self, mode: str, lost: int) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Publish anyway", style=discord.ButtonStyle.danger, custom_id=f"bb:shrink:{mode}"
+                label="Publish anyway",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"bb:shrink:{mode}:{lost}",
             )
         )
         self.mode = mode
+        self.lost = lost
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> PublishAnywayButton:
-        return cls(match["mode"])
+        return cls(match["mode"], int(match["lost"]))
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         bot = app(interaction)
         if interaction.guild is None or not member_is_moderator(interaction.user, bot.settings):
             raise app_commands.CheckFailure()
         cog: Any = bot.get_cog("ModerationCog")
-        await cog.run_reindex(interaction, self.mode, allow_shrink=True)
+        await cog.run_reindex(interaction, self.mode, confirmed_loss=self.lost)
 
 
 async def briefings_list(

@@ -80,18 +80,28 @@ def reindex(
     who: str = "",
     allow_shrink: bool = False,
     deliberate: Collection[str] = (),
+    confirmed_loss: int | None = None,
 ) -> ReindexReport:
     """Bring the index in line with the corpus folder; returns what changed.
 
     Nothing is published (the report says why, in ``refused``) when the corpus folder cannot be
     read, when no briefing at all would be left, or when more than ``max_shrink`` of the indexed
-    briefings would go, unless ``allow_shrink``; briefings in ``deliberate`` (a moderator removed
+    briefings would go, unless ``allow_shrink`` (or, for a confirmation given after seeing a refusal,
+    unless no more than ``confirmed_loss`` would go); briefings in ``deliberate`` (a moderator removed
     them) do not count as lost. Raises ``ReindexBusyError`` if another reindex holds the lock.
     """
     opts = options or BuildOptions()
     with layout.reindex_lock(who):
         report = _reindex_locked(
-            corpus_dir, layout, embedder, opts, full, progress, allow_shrink, frozenset(deliberate)
+            corpus_dir,
+            layout,
+            embedder,
+            opts,
+            full,
+            progress,
+            allow_shrink,
+            frozenset(deliberate),
+            confirmed_loss,
         )
     report.cap()
     return report
@@ -106,6 +116,7 @@ def _reindex_locked(
     progress: Progress | None,
     allow_shrink: bool,
     deliberate: frozenset[str],
+    confirmed_loss: int | None,
 ) -> ReindexReport:
     t0 = time.perf_counter()
     tick = progress or (lambda stage, done, total: None)
@@ -257,7 +268,9 @@ def _reindex_locked(
                 "an empty index is never published"
             )
             return _refuse(report, "empty", why, base_store, t0)
-        if indexed and not allow_shrink and len(lost) / len(indexed) > opts.max_shrink:
+        confirmed = allow_shrink or (confirmed_loss is not None and len(lost) <= confirmed_loss)
+        if indexed and not confirmed and len(lost) / len(indexed) > opts.max_shrink:
+            report.would_lose = len(lost)
             why = (
                 f"{len(lost)} of the {len(indexed)} indexed briefings would be removed "
                 f"(more than {opts.max_shrink:.0%}); if that is intended, run `briefbot index --allow-shrink` "

@@ -226,6 +226,7 @@ class BriefingService:
         who: str = "",
         allow_shrink: bool = False,
         deliberate: Collection[str] = (),
+        confirmed_loss: int | None = None,
     ) -> ReindexReport:
         """Bring the index in line with the corpus; the new version goes live when complete
         (nothing is published when the report says ``refused``)."""
@@ -243,6 +244,7 @@ class BriefingService:
                 who=who,
                 allow_shrink=allow_shrink,
                 deliberate=deliberate,
+                confirmed_loss=confirmed_loss,
             )
             if report.changed and before is not None:
                 report.check_changes = self._run_checks(before, self.searcher())

@@ -126,10 +126,11 @@ class ModerationCog(commands.Cog):
         await self.run_reindex(interaction, mode)
 
     async def run_reindex(
-        self, interaction: discord.Interaction[Any], mode: str, *, allow_shrink: bool = False
+        self, interaction: discord.Interaction[Any], mode: str, *, confirmed_loss: int | None = None
     ) -> None:
         """A reindex for a moderator: progress in the reply, then the report (and the mod-log).
-        ``allow_shrink`` is the moderator's confirmation that many briefings may go."""
+        ``confirmed_loss`` is the moderator's confirmation that that many briefings may go (no more:
+        if more would go by now, it is refused again)."""
         who = _who(interaction)
         with self.bot.reindex_gate.hold(who):
             await interaction.response.defer(ephemeral=True, thinking=True)
@@ -139,7 +140,7 @@ class ModerationCog(commands.Cog):
                     who=who,
                     full=mode == "full",
                     rollback=mode == "rollback",
-                    allow_shrink=allow_shrink,
+                    confirmed_loss=confirmed_loss,
                 )
         await self._finish(interaction, report, who, None, mode=mode)
 
@@ -224,7 +225,7 @@ class ModerationCog(commands.Cog):
         content = what or ""
         view = discord.ui.View(timeout=None)
         if report.publishable_with_confirmation:
-            view.add_item(PublishAnywayButton("full" if mode == "full" else "update"))
+            view.add_item(PublishAnywayButton("full" if mode == "full" else "update", report.would_lose))
         try:
             await interaction.edit_original_response(
                 content=content, embed=embed, view=view, allowed_mentions=NO_MENTIONS

@@ -346,3 +346,37 @@ async def test_an_alias_bomb_upload_gets_a_clear_reply(world: World, corpus: Pat
     assert_error(world.env, UserFacingError)
     assert reply.ephemeral and "was not added" in reply.content and "alias" in reply.content
     assert not (corpus / "2025-02-28-bomb.md").exists()
+
+
+@pytest.mark.bot_settings(reindex_every_minutes=5)
+async def test_a_vanished_corpus_under_a_schedule_keeps_the_index_and_is_reported_once(
+    world: World, corpus: Path, service: BriefingService
+) -> None:
+    world.env.bot.settings.modlog_channel_id = world.modlog.id  # type: ignore[attr-defined]
+    live = service.status().version
+    corpus.rename(corpus.with_name("unmounted"))
+
+    for _ in range(3):
+        await world.env.advance_time(5 * 60 + 1)
+
+    reports = [m for m in world.modlog.history() if m.embeds]
+    assert [m.embeds[0].title for m in reports] == ["Reindex not published"]
+    assert "cannot be read" in (reports[0].embeds[0].description or "")
+    assert service.status().version == live and service.status().briefings == 12
+
+
+async def test_publish_anyway_confirms_only_the_loss_it_was_shown(
+    world: World, corpus: Path, service: BriefingService
+) -> None:
+    files = sorted(corpus.rglob("2024-*"))
+    for path in files[:4]:
+        path.unlink()
+    refused = await world.mod.slash(world.channel, "reindex")
+    for path in files[4:7]:  # more briefings go before the moderator clicks
+        path.unlink()
+
+    clicked = await world.mod.click(_reply(refused), label="Publish anyway")
+
+    assert _reply(clicked).embeds[0].title == "Reindex not published"
+    assert "7 of the 12" in (_reply(clicked).embeds[0].description or "")
+    assert service.status().briefings == 12
