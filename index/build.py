@@ -63,10 +63,14 @@ def embed_hash(model: str, text: str) -> str:
 
 @dataclass
 class _Scanned:
+    """A briefing file seen by the scan; its bytes are read again only if it is to be parsed,
+    so memory holds one file at a time, however large the corpus."""
+
     rel: str
     briefing_id: str
-    data: bytes
+    path: Path
     sha256: str
+    identity: tuple[int, int] | None
 
 
 def reindex(
@@ -178,7 +182,9 @@ def _reindex_locked(
             if bid in scanned:
                 report.skipped.append(Skipped(rel, f"same briefing id as {scanned[bid].rel}; rename one"))
                 continue
-            scanned[bid] = _Scanned(rel, bid, data, hashlib.sha256(data).hexdigest())
+            identity = scan.identity.get(rel)
+            scanned[bid] = _Scanned(rel, bid, path, hashlib.sha256(data).hexdigest(), identity)
+            del data
             tick("scan", i + 1, len(scan.files))
         # Briefings in a subfolder that cannot be listed now are unreadable, not removed.
         unreadable.update(bid for bid, (path, _) in indexed.items() if scan.under_unreadable(path))
@@ -202,7 +208,7 @@ def _reindex_locked(
         failed: list[str] = []  # changed briefings that no longer parse: their old version stays
         for i, s in enumerate(to_parse):
             try:
-                doc = parse_briefing(s.rel, s.data, opts.max_bytes)
+                doc = parse_briefing(s.rel, read_bytes(s.path, opts.max_bytes, s.identity), opts.max_bytes)
                 passages = make_passages(
                     doc.meta.briefing_id, doc.text, doc.blocks, embedder.count_tokens, chunk_opts
                 )
