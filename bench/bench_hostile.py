@@ -95,7 +95,7 @@ def main() -> int:
             (corpus / f"n{i:06d}.md").write_text(f"# Note {i}\n\nHarbour note number {i}.\n")
         config = ServiceConfig(corpus_dir=corpus, index_dir=Path(tmp) / "index", build=BuildOptions())
         service = BriefingService(config, FakeEmbedder(), Calibration(), today=lambda: date(2025, 3, 1))
-        seconds, first = timed(service.reindex)
+        seconds, _ = timed(service.reindex)
         report(f"first build, {args.files} small briefings: seconds", round(seconds, 1))
         for i in range(args.files):
             (corpus / f"n{i:06d}.md").write_text(f"# Note {i}\n\nHarbour note number {i}, revised.\n")
