@@ -114,12 +114,14 @@ def member_is_moderator(user: discord.User | discord.Member, settings: Settings)
     perms = user.guild_permissions
     if perms.manage_guild or perms.administrator:
         return True
-    wanted = {name.casefold() for name in settings.moderator_roles}
-    return any(role.name.casefold() in wanted for role in user.roles)
+    return any(role_is_moderator(role, settings) for role in user.roles)
 
 
 def role_is_moderator(role: discord.Role, settings: Settings) -> bool:
-    """A role whose members are all moderators: Manage Server, Administrator, or named in settings."""
+    """A role whose members are all moderators: Manage Server, Administrator, or named in settings
+    (never @everyone, whatever the settings say: that would make every member a moderator)."""
+    if role.is_default():
+        return False
     perms = role.permissions
     wanted = {name.casefold() for name in settings.moderator_roles}
     return perms.manage_guild or perms.administrator or role.name.casefold() in wanted

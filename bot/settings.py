@@ -78,7 +78,9 @@ class Settings(BaseSettings):
     def _split_guild_ids(cls, value: Any) -> Any:
         if value is None or value == "":
             return []
-        parts = value.split(",") if isinstance(value, str) else value
+        if isinstance(value, str):  # also as a JSON-style list: [1234…, 5678…]
+            value = value.strip().removeprefix("[").removesuffix("]")
+        parts = [p.strip().strip("'\"") for p in value.split(",")] if isinstance(value, str) else value
         if not isinstance(parts, (list, tuple, set, frozenset)):
             parts = [parts]
         return [server_id(part, "DISCORD_GUILD_IDS") for part in parts if str(part).strip()]

@@ -17,6 +17,7 @@ import simcord
 from simcord import assert_error
 
 from bot import embeds
+from bot.checks import MODERATOR_REFUSAL, NotModerator
 from bot.client import MODLOG_WITHHELD
 from bot.errors import UserFacingError
 from index import build
@@ -380,3 +381,13 @@ async def test_publish_anyway_confirms_only_the_loss_it_was_shown(
     assert _reply(clicked).embeds[0].title == "Reindex not published"
     assert "7 of the 12" in (_reply(clicked).embeds[0].description or "")
     assert service.status().briefings == 12
+
+
+@pytest.mark.bot_settings(moderator_roles=["@everyone"])
+async def test_everyone_is_never_a_moderator_role(world: World) -> None:
+    _allow(world, "status", world.alice)
+
+    result = await world.alice.slash(world.channel, "status")
+
+    assert_error(world.env, NotModerator)
+    assert _reply(result).content == MODERATOR_REFUSAL

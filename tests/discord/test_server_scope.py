@@ -262,3 +262,9 @@ def test_several_servers_and_the_deprecated_single_id_all_count(monkeypatch: pyt
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
 
     assert settings.guild_ids == {1111111111111111111, 3333333333333333333, 4444444444444444444}
+
+
+def test_a_json_style_list_of_server_ids_is_understood(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_GUILD_IDS", '["1111111111111111111", 3333333333333333333]')
+
+    assert Settings(_env_file=None).guild_ids == {1111111111111111111, 3333333333333333333}  # type: ignore[call-arg]
