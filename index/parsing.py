@@ -9,6 +9,7 @@ paragraphs, bullet lists, optional blank lines.
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import re
 import unicodedata
@@ -286,12 +287,19 @@ def _span(text: str, starts: list[int], first: int, last: int) -> tuple[int, int
     return s, e
 
 
-def _markdown_blocks(text: str, body_start: int) -> tuple[list[Block], list[tuple[str, int]]]:
-    # Only the block structure is used: inline parsing (emphasis, links) is skipped, which also
-    # keeps pathological inline markup ("[[[[…", "*a *a …") from taking seconds per file.
+@functools.cache
+def _markdown() -> MarkdownIt:
+    """One parser for every file (building it costs more than parsing a short briefing). Only
+    the block structure is used: inline parsing (emphasis, links) is skipped, which also keeps
+    pathological inline markup ("[[[[…", "*a *a …") from taking seconds per file."""
     md = MarkdownIt("commonmark").enable("table").disable("inline")
+    md.parse("# warm\n\n- up\n")  # rule chains compile on first use: not later, in two threads at once
+    return md
+
+
+def _markdown_blocks(text: str, body_start: int) -> tuple[list[Block], list[tuple[str, int]]]:
     body = text[body_start:]
-    tokens = md.parse(body)
+    tokens = _markdown().parse(body)
     starts = _line_starts(text, body_start)
     blocks: list[Block] = []
     headings: list[tuple[str, int]] = []
