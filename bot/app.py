@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.handlers import Handlers
 from bot.settings import Settings
+from bot.trash import Trash
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.service import BriefingService
 
@@ -17,4 +18,4 @@ def build_service(settings: Settings, embedder: Embedder | None = None) -> Brief
 
 
 def build_handlers(settings: Settings, embedder: Embedder | None = None) -> Handlers:
-    return Handlers(build_service(settings, embedder))
+    return Handlers(build_service(settings, embedder), Trash(settings.trash_folder, settings.trash_days))

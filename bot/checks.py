@@ -127,7 +127,7 @@ def role_is_moderator(role: discord.Role, settings: Settings) -> bool:
     return perms.manage_guild or perms.administrator or role.name.casefold() in wanted
 
 
-def modlog_problem(channel: object, settings: Settings) -> str | None:
+def modlog_exposure(channel: object, settings: Settings) -> str | None:
     """Why ``channel`` must not receive reports naming restricted briefings, or None when only
     moderators can read it (judged by its roles and member overwrites, failing closed)."""
     if not isinstance(channel, (discord.abc.GuildChannel, discord.Thread)):
@@ -163,6 +163,12 @@ def is_moderator() -> Callable[[T], T]:
         return True
 
     return app_commands.check(predicate)
+
+
+def require_moderator(interaction: discord.Interaction[Any]) -> None:
+    """For buttons and menus under moderator commands: refuse anyone else who clicks them."""
+    if interaction.guild is None or not member_is_moderator(interaction.user, app(interaction).settings):
+        raise NotModerator(MODERATOR_REFUSAL)
 
 
 def viewer_for(interaction: discord.Interaction[Any], *, public: bool) -> Viewer:
@@ -223,21 +229,33 @@ async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> No
     if not interaction.response.is_done():
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
         return
-    if interaction.extras.pop(PUBLIC_DEFER, False):
-        try:
-            await interaction.edit_original_response(content=NO_ANSWER, allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException:
-            log.warning(
-                "could not clear a public placeholder in %s; the reply was withheld", _describe(interaction)
-            )
-            with contextlib.suppress(discord.HTTPException):
-                await interaction.delete_original_response()
-            return
-        try:
+    if await drop_public_placeholder(interaction):
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+
+async def drop_public_placeholder(interaction: discord.Interaction[Any]) -> bool:
+    """Remove a public "thinking…" placeholder, so that the next follow-up can be ephemeral.
+
+    False when the placeholder is still pending (Discord refused to complete it): a follow-up
+    would then fill it, in public, whatever its own flags, so only public-safe text may follow."""
+    if not interaction.extras.pop(PUBLIC_DEFER, False):
+        return True
+    # Complete the placeholder with a neutral line and delete it; a follow-up is then a new
+    # message, and may be ephemeral.
+    try:
+        await interaction.edit_original_response(content=NO_ANSWER, allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException:
+        log.warning(
+            "could not clear a public placeholder in %s; the reply was withheld", _describe(interaction)
+        )
+        with contextlib.suppress(discord.HTTPException):
             await interaction.delete_original_response()
-        except discord.HTTPException:
-            log.debug("public placeholder already gone", exc_info=True)
-    await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return False
+    try:
+        await interaction.delete_original_response()
+    except discord.HTTPException:
+        log.debug("public placeholder already gone", exc_info=True)
+    return True
 
 
 async def guarded(interaction: discord.Interaction[Any], action: Callable[[], Awaitable[None]]) -> None:

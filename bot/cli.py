@@ -12,11 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from bot import render
 from bot.errors import UserFacingError
-from bot.settings import Settings, settings_error_lines
+from bot.settings import Settings, load_settings
 from index.controls import visible
 
 log = logging.getLogger("briefbot")
@@ -28,7 +26,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["corpus_dir"] = Path(args.corpus)
     if getattr(args, "index_dir", None):
         overrides["index_dir"] = Path(args.index_dir)
-    return Settings(**overrides)
+    return load_settings(**overrides)
 
 
 def _add_paths(p: argparse.ArgumentParser) -> None:
@@ -84,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offtopic", metavar="QUERIES.jsonl", help="off-topic questions (from another set)")
     p.add_argument("--dump", metavar="FILE.jsonl", help="write each question's quotes, in rank order")
     p.add_argument("-k", type=int, default=10, help="passages retrieved per question (default 10)")
+    p.add_argument(
+        "--shared", metavar="DIR", help="the shared data folder (default: ../shared, found upwards)"
+    )
+    p.add_argument("--workdir", metavar="DIR", help="keep the eval index here and update it on later runs")
     return parser
 
 
@@ -101,10 +103,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserFacingError as exc:
         print(f"briefbot: {visible(exc.message)}", file=sys.stderr)
         return 1
-    except ValidationError as exc:  # a setting in the environment or .env is wrong
-        for line in settings_error_lines(exc):
-            print(f"briefbot: {visible(line)}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -113,7 +111,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "commands":
         from bot.client import command_payloads
 
-        payloads = command_payloads(Settings())
+        payloads = command_payloads(load_settings())
         if args.json:
             print(json.dumps(payloads, indent=2, ensure_ascii=False))
         else:
@@ -124,7 +122,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bot.progress import TerminalProgress
         from index.evaluation import run_eval
 
-        settings = Settings()
+        settings = load_settings()
         bars = TerminalProgress(enabled=None if not args.json else False)
         result = run_eval(
             Path(args.dataset),
@@ -135,6 +133,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             k=args.k,
             progress=not args.json and sys.stderr.isatty(),
             index_progress=bars,
+            shared=Path(args.shared) if args.shared else None,
+            workdir=Path(args.workdir) if args.workdir else None,
         )
         bars.close()
         if args.json:

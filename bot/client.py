@@ -8,6 +8,8 @@ interaction is acknowledged at once.
 from __future__ import annotations
 
 import asyncio
+import datetime
+import json
 import logging
 import sys
 import time
@@ -22,13 +24,17 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import embeds, render
-from bot.checks import NO_MENTIONS, interaction_in_scope, modlog_problem, refuse_out_of_scope, report_error
+from bot.answer_buttons import DYNAMIC_ITEMS as ANSWER_ITEMS
+from bot.checks import NO_MENTIONS, interaction_in_scope, modlog_exposure, refuse_out_of_scope, report_error
 from bot.errors import UserFacingError
+from bot.feedback_store import FeedbackStore
 from bot.handlers import Handlers
 from bot.ratelimit import RateLimiter
+from bot.reader import DYNAMIC_ITEMS as READER_ITEMS
 from bot.settings import Settings
 from bot.views import DYNAMIC_ITEMS, AnswerStore
 from index.corpus import iter_corpus
+from index.manifest import write_json_atomic
 from index.models import ReindexReport
 from index.service import BriefingService
 
@@ -39,6 +45,8 @@ discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
 ANSWERS_FILE = "answers.sqlite3"
+SYNC_STATE = "commands_synced.json"  # the servers the commands were synced to last: {"guild_ids": [...]}
+FEEDBACK_FILE = "feedback.sqlite3"
 MODLOG_WITHHELD = (
     "Briefbot has a report for moderators, but this channel can be read by people who are not "
     "moderators, so it is not posted here: see `/status`, and make the channel moderators-only."
@@ -87,8 +95,11 @@ class BriefBot(commands.Bot):
 
     def __init__(self, settings: Settings, handlers: Handlers) -> None:
         intents = discord.Intents.default()
-        # Slash commands need no privileged intent; only replies to mentions read messages.
-        intents.message_content = settings.mention_replies
+        # Slash commands need no privileged intent; only replies to mentions, follow-ups typed
+        # in answer threads and briefing channels read messages.
+        intents.message_content = (
+            settings.mention_replies or bool(settings.thread_channels) or bool(settings.briefing_channel_ids)
+        )
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -98,31 +109,63 @@ class BriefBot(commands.Bot):
         )
         self.settings = settings
         self.handlers = handlers
-        self.answers = AnswerStore(handlers.service.config.index_dir.parent / ANSWERS_FILE)
+        self.answers = AnswerStore(settings.data_dir / ANSWERS_FILE, settings.keep_questions_days)
+        # Discord's clock (a test's virtual one too): questions, votes and weekly reports agree.
+        self.feedback = FeedbackStore(
+            settings.data_dir / FEEDBACK_FILE, settings.keep_questions_days, clock=_discord_now
+        )
         self.ask_limiter = RateLimiter(settings.ask_rate_limit, settings.ask_rate_window)
         self.button_limiter = RateLimiter(settings.button_rate_limit, settings.button_rate_window)
         self.reindex_gate = ReindexGate()
-        self.synced_guilds: set[int] = set()
+        self.modlog_problem: str | None = None  # why the last mod-log post failed (or was withheld)
+        self.synced: dict[int, int] = {}  # server id -> commands registered there
+        self.synced_global = 0  # commands registered globally (the DM /ask, with allow_dms)
         self._last_problems: tuple[tuple[tuple[str, str], ...], str | None] = ((), None)
+        self._announced = False
         self._watcher: CorpusWatcher | None = None
         self._watch: tasks.Loop[Any] | None = None
         self._periodic: tasks.Loop[Any] | None = None
 
     async def setup_hook(self) -> None:
-        from bot.cogs.ask import AskCog
-        from bot.cogs.moderation import ModerationCog
-
-        await self.add_cog(AskCog(self))
-        await self.add_cog(ModerationCog(self))
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        for cog in cogs(self):
+            await self.add_cog(cog)
+        self.add_dynamic_items(*DYNAMIC_ITEMS, *ANSWER_ITEMS, *READER_ITEMS)
         for guild_id in sorted(self.settings.guild_ids):
             self.tree.copy_global_to(guild=discord.Object(id=guild_id))
         await self.sync_commands()
+        await self._forget_expired()
         self._start_background()
+
+    async def _forget_expired(self) -> None:
+        """Delete questions, feedback and removed briefings past their time (also on every new
+        question, and when the trash is listed); a failure is logged, never fatal."""
+        trash = self.handlers.trash
+        try:
+            await asyncio.to_thread(self.feedback.purge)
+            if trash is not None:
+                await asyncio.to_thread(trash.purge)
+        except Exception:
+            log.warning("could not delete expired questions or removed briefings", exc_info=True)
 
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: mentions are handled by the ask cog's listener.
         return
+
+    async def on_ready(self) -> None:
+        """Leave servers not in ``DISCORD_GUILD_IDS`` (joined while offline); then, once per
+        process, say where the bot is and how to invite it."""
+        for guild in list(self.guilds):
+            await self.enforce_scope(guild)
+        if self._announced or self.user is None:
+            return
+        self._announced = True
+        n = len(self.guilds)
+        print(
+            f"briefbot: ready in {n} guild{'s' if n != 1 else ''} as {self.user} (id {self.user.id}).",
+            file=sys.stderr,
+        )
+        if self.application_id is not None:
+            print(f"briefbot: invite link: {invite_url(self.application_id, self.settings)}", file=sys.stderr)
 
     # ------------------------------------------------------------------ server scope
 
@@ -131,9 +174,11 @@ class BriefBot(commands.Bot):
         the DM ``/ask`` when ``allow_dms`` is on. Registering the global set also clears what an
         older version registered globally, so no other server ever sees a command."""
         assert self.application_id is not None  # set at login, before setup_hook
-        await self.http.bulk_upsert_global_commands(self.application_id, self.global_payloads())
+        registered = await self.http.bulk_upsert_global_commands(self.application_id, self.global_payloads())
+        self.synced_global = len(registered)
         for guild_id in sorted(self.settings.guild_ids):
             await self.sync_guild(guild_id)
+        await self._clear_previous_scope()
 
     def global_payloads(self) -> list[dict[str, Any]]:
         """What is registered globally: nothing, or ``/ask`` for direct messages (public briefings)."""
@@ -150,7 +195,7 @@ class BriefBot(commands.Bot):
     async def sync_guild(self, guild_id: int) -> bool:
         """Register the commands in one allowed server; False when Discord refuses (not a member yet)."""
         try:
-            await self.tree.sync(guild=discord.Object(id=guild_id))
+            synced = await self.tree.sync(guild=discord.Object(id=guild_id))
         except discord.HTTPException as exc:
             log.warning(
                 "cannot register commands in server %s (%s): invite the bot there; "
@@ -159,8 +204,26 @@ class BriefBot(commands.Bot):
                 exc.text or exc.status,
             )
             return False
-        self.synced_guilds.add(guild_id)
+        self.synced[guild_id] = len(synced)
         return True
+
+    async def _clear_previous_scope(self) -> None:
+        """Servers the commands were registered in last time but no longer allowed keep their
+        commands until removed: remove them (the global set is rewritten at every start)."""
+        path = self.settings.data_dir / SYNC_STATE
+        previous = await asyncio.to_thread(_read_sync_state, path)
+        current = set(self.settings.guild_ids)
+        assert self.application_id is not None
+        for old in sorted(previous - current):
+            try:
+                await self.http.bulk_upsert_guild_commands(self.application_id, old, [])
+                log.info("removed the commands registered before in server %s", old)
+            except discord.HTTPException:
+                log.info("could not remove the commands registered before in server %s", old, exc_info=True)
+        try:
+            await asyncio.to_thread(write_json_atomic, path, {"guild_ids": sorted(current)})
+        except OSError:
+            log.warning("could not record where the commands are registered", exc_info=True)
 
     async def on_guild_join(self, guild: discord.Guild) -> None:
         await self.enforce_scope(guild)
@@ -168,15 +231,10 @@ class BriefBot(commands.Bot):
     async def on_guild_available(self, guild: discord.Guild) -> None:
         await self.enforce_scope(guild)
 
-    async def on_ready(self) -> None:
-        # Servers joined while the bot was offline are checked at every start.
-        for guild in list(self.guilds):
-            await self.enforce_scope(guild)
-
     async def enforce_scope(self, guild: discord.Guild) -> None:
         """Stay in an allowed server (registering its commands if not done yet); leave any other."""
         if guild.id in self.settings.guild_ids:
-            if guild.id not in self.synced_guilds:
+            if guild.id not in self.synced:
                 await self.sync_guild(guild.id)
             return
         log.warning("leaving server %r (%s): it is not in DISCORD_GUILD_IDS", guild.name, guild.id)
@@ -199,8 +257,15 @@ class BriefBot(commands.Bot):
 
     # ------------------------------------------------------------------ mod-log
 
-    async def modlog(self, content: str | None = None, *, embed: discord.Embed | None = None) -> None:
-        """Post to the moderators' log channel, if one is configured; failures are only logged.
+    async def modlog(
+        self,
+        content: str | None = None,
+        *,
+        embed: discord.Embed | None = None,
+        file: discord.File | None = None,
+    ) -> None:
+        """Post to the moderators' log channel, if one is configured; failures are logged and
+        kept for ``/status`` (``modlog_problem``).
 
         Reports name briefings, restricted ones too, so the details go only to a channel in a
         served server that no one but moderators can read; otherwise one neutral line does."""
@@ -211,21 +276,33 @@ class BriefBot(commands.Bot):
             channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
             if not isinstance(channel, discord.abc.Messageable):
                 log.warning("mod-log channel %s cannot receive messages", channel_id)
+                self.modlog_problem = "it is not a channel messages can be sent to"
                 return
-            problem = modlog_problem(channel, self.settings)
-            if problem is not None:
-                log.warning("mod-log channel %s: %s; its details are not posted there", channel_id, problem)
+            exposure = modlog_exposure(channel, self.settings)
+            if exposure is not None:
+                log.warning("mod-log channel %s: %s; its details are not posted there", channel_id, exposure)
+                self.modlog_problem = f"{exposure}, so reports are not posted there"
                 if (
                     isinstance(channel, discord.abc.GuildChannel)
                     and channel.guild.id in self.settings.guild_ids
                 ):
                     await channel.send(MODLOG_WITHHELD, allowed_mentions=NO_MENTIONS)
                 return
-            await channel.send(content=content, embeds=[embed] if embed else [], allowed_mentions=NO_MENTIONS)
-        except discord.HTTPException:
+            files = [file] if file is not None else []
+            await channel.send(
+                content=content, embeds=[embed] if embed else [], files=files, allowed_mentions=NO_MENTIONS
+            )
+            self.modlog_problem = None
+        except discord.HTTPException as exc:
             log.warning("could not post to the mod-log channel %s", channel_id, exc_info=True)
+            self.modlog_problem = f"the last post failed ({exc.status} {exc.text or exc.__class__.__name__})"
 
     # ------------------------------------------------------------------ keeping current
+
+    def next_scheduled_reindex(self) -> datetime.datetime | None:
+        """When the scheduled reindex runs next (UTC), if it is on."""
+        loop = self._periodic
+        return loop.next_iteration if loop is not None and loop.is_running() else None
 
     def _start_background(self) -> None:
         if self.settings.watch:
@@ -333,6 +410,51 @@ def corpus_snapshot(corpus_dir: Path) -> dict[str, tuple[int, int]]:
 # ---------------------------------------------------------------------------- entry points
 
 
+def _read_sync_state(path: Path) -> set[int]:
+    """The servers the commands were registered in last time (an older file named one, or none)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(data, dict):
+        return set()
+    ids = data.get("guild_ids", [data.get("guild_id")])
+    return (
+        {int(i) for i in ids if isinstance(i, int) and not isinstance(i, bool)}
+        if isinstance(ids, list)
+        else set()
+    )
+
+
+def _discord_now() -> float:
+    return discord.utils.utcnow().timestamp()
+
+
+def required_permissions(settings: Settings) -> discord.Permissions:
+    """Exactly what the bot needs in a channel: post reports and replies (with embeds and the
+    CSV files), and, when the features are on, reply to messages and open answer threads."""
+    perms = discord.Permissions(view_channel=True, send_messages=True, embed_links=True, attach_files=True)
+    if settings.mention_replies or settings.thread_channels or settings.briefing_channel_ids:
+        # replying to a message, reading a thread's first one, catching up on briefing channels
+        perms.read_message_history = True
+    if settings.thread_channels:
+        perms.create_public_threads = True
+        perms.send_messages_in_threads = True
+    return perms
+
+
+def invite_url(application_id: int, settings: Settings) -> str:
+    """The OAuth2 link that adds the bot with its commands and ``required_permissions``."""
+    only = next(iter(settings.guild_ids)) if len(settings.guild_ids) == 1 else None
+    return discord.utils.oauth_url(
+        application_id,
+        permissions=required_permissions(settings),
+        guild=discord.Object(id=only) if only is not None else discord.utils.MISSING,
+        scopes=("bot", "applications.commands"),
+        disable_guild_select=only is not None,
+    )
+
+
 def run_bot(settings: Settings) -> int:
     """``briefbot run``: load the model, make sure there is an index, connect; an exit code."""
     token = settings.discord_token.get_secret_value().strip() if settings.discord_token else ""
@@ -375,12 +497,25 @@ async def _run(bot: BriefBot, token: str) -> int:
         return 1
     except discord.PrivilegedIntentsRequired:
         print(
-            "briefbot: BRIEFBOT_MENTION_REPLIES needs the Message Content intent: enable it for the bot "
-            "in the Discord developer portal, or turn mention replies off.",
+            "briefbot: BRIEFBOT_MENTION_REPLIES, BRIEFBOT_THREAD_CHANNELS and BRIEFBOT_BRIEFING_CHANNEL_IDS "
+            "need the Message Content intent: enable it for the bot in the Discord developer portal "
+            "(Bot → Privileged Gateway Intents), or turn those settings off.",
             file=sys.stderr,
         )
         return 2
     return 0
+
+
+def cogs(bot: BriefBot) -> list[commands.Cog]:
+    """Every cog of the bot, in the order their commands are listed."""
+    from bot.cogs.ask import AskCog
+    from bot.cogs.browse import BrowseCog
+    from bot.cogs.feedback import FeedbackCog
+    from bot.cogs.help import HelpCog
+    from bot.cogs.intake import IntakeCog
+    from bot.cogs.moderation import ModerationCog
+
+    return [AskCog(bot), BrowseCog(bot), HelpCog(bot), ModerationCog(bot), IntakeCog(bot), FeedbackCog(bot)]
 
 
 class _NoModel:
@@ -406,11 +541,8 @@ def command_payloads(settings: Settings) -> list[dict[str, Any]]:
     bot = BriefBot(settings, handlers)
 
     async def build() -> list[dict[str, Any]]:
-        from bot.cogs.ask import AskCog
-        from bot.cogs.moderation import ModerationCog
-
-        await bot.add_cog(AskCog(bot))
-        await bot.add_cog(ModerationCog(bot))
+        for cog in cogs(bot):
+            await bot.add_cog(cog)
         return [cmd.to_dict(bot.tree) for cmd in bot.tree.get_commands()]
 
     return asyncio.run(build())

@@ -21,11 +21,12 @@ from index.models import Answer
 from index.search import LOCAL_USER
 
 HELP = """Commands (the same as the Discord bot's):
-  /ask <question> [since: YYYY-MM-DD] [briefing: ID]   quote the passages that answer (or just type the question)
+  /ask <question> [since: YYYY-MM-DD] [briefing: ID]   quote the passages that answer (or just type the question;
+                         "what's new?" lists the newest briefings with their key takeaways)
   /more                  more passages for the last question
   /context <n>           the paragraphs around quote n of the last answer
   /status                what is indexed, and the last reindex
-  /reindex [full|rollback]  update the index from the corpus folder (or roll back to the previous version)
+  /reindex [full|rollback]  update the index from the corpus folder, rebuild it all, or roll back to the previous version
   /briefings             list the indexed briefings
   /help, /quit"""
 
@@ -98,6 +99,11 @@ class Console:
     async def _ask(self, rest: str) -> None:
         options = {m.group(1).lower(): m.group(2) for m in _OPTION.finditer(rest)}
         question = _OPTION.sub("", rest).strip()
+        if not options:
+            digest = await self.handlers.whats_new(question, viewer=LOCAL_USER)
+            if digest is not None:
+                self.say(render.digest_text(digest))
+                return
         answer = await self.handlers.ask(
             question, viewer=LOCAL_USER, since=options.get("since"), briefing_id=options.get("briefing")
         )
@@ -133,7 +139,7 @@ class Console:
         passages = await self.handlers.context(quote.passage_id)
         for p in passages:
             marker = "▶" if p.passage_id == quote.passage_id else " "
-            self.say(f"{marker} ¶ {p.paragraph_label}: {p.text}\n")
+            self.say(f"{marker} {render.paragraph_ref(p.paragraph_label, p.page)}: {p.text}\n")
         self.say(f"— {render.attribution_line(quote.attribution)}")
 
     async def _reindex(self, rest: str) -> None:

@@ -20,6 +20,7 @@ from bot import render
 from bot.progress import STAGE_LABEL
 from index.models import Answer, BriefingMeta, Passage, Quote, ReindexReport
 from index.service import Status
+from index.whatsnew import Digest
 
 # Discord's limits for one message.
 CONTENT_MAX = 2000
@@ -234,13 +235,16 @@ class AnswerMessage:
     trimmed: list[bool] = field(default_factory=list)
 
 
-def answer_message(answer: Answer, *, first_number: int = 1, heading: str | None = None) -> AnswerMessage:
-    """The answer as content (header, notes) and one embed a quote, the best first."""
+def answer_message(
+    answer: Answer, *, first_number: int = 1, heading: str | None = None, more: bool = False
+) -> AnswerMessage:
+    """The answer as content (header, notes) and one embed a quote, the best first; ``more``
+    for a further page of passages (all shown, with a header counting them)."""
     lines = [heading] if heading else []
-    lines.append(render.answer_header(answer))
+    lines.append(render.more_header(answer) if more else render.answer_header(answer))
     lines.extend(answer.notes)
     content = clip("\n".join(lines), CONTENT_MAX)
-    quotes = render.shown_quotes(answer)[:EMBEDS_MAX]
+    quotes = (answer.quotes if more else render.shown_quotes(answer))[:EMBEDS_MAX]
     skeletons = [_quote_skeleton(q, first_number + i) for i, q in enumerate(quotes)]
     embeds, trimmed = _fill_bodies(skeletons, [q.text for q in quotes], [q.highlight for q in quotes])
     return AnswerMessage(content, embeds, quotes[: len(embeds)], trimmed)
@@ -280,6 +284,26 @@ def with_also_in(embed: discord.Embed, items: Sequence[str]) -> discord.Embed:
     return out
 
 
+def digest_message(digest: Digest) -> AnswerMessage:
+    """The newest briefings: one embed each, its key takeaways verbatim, newest first."""
+    lines = [render.digest_header(digest), *digest.notes]
+    content = clip("\n".join(lines), CONTENT_MAX)
+    items = digest.items[:EMBEDS_MAX]
+    skeletons: list[discord.Embed] = []
+    for i, item in enumerate(items, 1):
+        meta = item.meta
+        embed = discord.Embed(
+            title=f"{i}. " + clip(meta.title, TITLE_MAX - 6), colour=STRONG_COLOUR, url=safe_url(meta.url)
+        )
+        embed.add_field(
+            name="Source", value=clip(render.digest_source_line(item), FIELD_VALUE_MAX), inline=False
+        )
+        skeletons.append(embed)
+    texts = ["\n".join(p.text for p in item.takeaways) for item in items]
+    embeds, trimmed = _fill_bodies(skeletons, texts, [None] * len(texts))
+    return AnswerMessage(content, embeds, [], trimmed)
+
+
 # ---------------------------------------------------------------------------- passages
 
 
@@ -290,7 +314,7 @@ def context_message(
     skeletons: list[discord.Embed] = []
     for p in passages:
         quoted = p.passage_id == quoted_id
-        title = f"¶ {p.paragraph_label}" + (" (the quoted passage)" if quoted else "")
+        title = render.paragraph_ref(p.paragraph_label, p.page) + (" (the quoted passage)" if quoted else "")
         if p.section:
             title += f" · {p.section_label}"
         skeletons.append(
@@ -299,7 +323,7 @@ def context_message(
     embeds, trimmed = _fill_bodies(skeletons, [p.text for p in passages], [None] * len(passages))
     heading = "Context"
     if meta is not None:
-        heading += f": {meta.title} ({meta.date_label}) — {meta.path}"
+        heading += f": {meta.title} ({meta.when_label}) — {meta.path}"
     if note:
         heading += f"\n{note}"
     return AnswerMessage(clip(heading, CONTENT_MAX), embeds, [], trimmed)

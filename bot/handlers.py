@@ -19,19 +19,25 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from bot.errors import UserFacingError
+from bot.trash import Trash, TrashEntry
 from index.build import Progress
 from index.embedder import ModelNotFoundError
+from index.formats.sandbox import ExtractionSandbox
 from index.manifest import ManifestError, fsync_dir
 from index.models import Answer, BriefingMeta, Passage, ReindexReport
-from index.parsing import SUPPORTED_SUFFIXES, BriefingError, is_briefing_file, parse_briefing
+from index.parsing import SUPPORTED_SUFFIXES, BriefingError, ParsedDocument, is_briefing_file
 from index.search import LOCAL_USER, Viewer
 from index.service import BriefingService, NoIndexError, Status
 from index.versions import ReindexBusyError
+from index.whatsnew import Digest
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 500
-UPLOAD_SUFFIXES = (".md", ".txt")
+UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES
+UPLOAD_KINDS = ".md, .txt, .pdf, .docx, .html and .eml"
+# Attachment types that are never briefings, refused before downloading anything.
+_NOT_BRIEFINGS = ("image/", "audio/", "video/", "font/")
 MAX_FILENAME_CHARS = 120
 # Letters, digits, dot, dash and underscore; it must start with a letter or digit.
 _SAFE_FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -57,8 +63,9 @@ def parse_date_option(value: str | None, name: str = "since") -> date | None:
 class Handlers:
     """Front-end-neutral commands over one ``BriefingService``."""
 
-    def __init__(self, service: BriefingService) -> None:
+    def __init__(self, service: BriefingService, trash: Trash | None = None) -> None:
         self.service = service
+        self.trash = trash  # removed briefings go here when set, else they are deleted
 
     async def ask(
         self,
@@ -110,6 +117,20 @@ class Handlers:
         """Briefings ``viewer`` may see whose id or title contains ``typed``, newest first."""
         return await self._run(lambda: find_briefings(self.service.briefings(), typed, viewer))
 
+    async def briefing_passages(self, briefing_id: str, *, viewer: Viewer = LOCAL_USER) -> list[Passage]:
+        """Every passage of one briefing the viewer may see, in order."""
+        metas = await self.briefings(viewer=viewer)
+        if briefing_id not in {m.briefing_id for m in metas}:
+            raise UserFacingError("That briefing is not available to you here, or has been removed since.")
+        return await self._run(self.service.briefing_passages, briefing_id)
+
+    async def whats_new(self, question: str, *, viewer: Viewer = LOCAL_USER) -> Digest | None:
+        """The newest briefings when ``question`` asks what is new without naming a topic."""
+        text = " ".join((question or "").split())
+        if not text or len(text) > MAX_QUESTION_CHARS:
+            return None
+        return await self._run(self.service.whats_new, text, viewer=viewer)
+
     async def reindex(
         self,
         *,
@@ -117,17 +138,18 @@ class Handlers:
         who: str = "",
         full: bool = False,
         rollback: bool = False,
+        to: str | None = None,
         allow_shrink: bool = False,
         deliberate: Collection[str] = (),
         confirmed_loss: int | None = None,
     ) -> ReindexReport:
-        """Rebuild or update the index (or roll back); one at a time across processes.
-
-        A report with ``refused`` set published nothing (see ``index.build.reindex``)."""
+        """Rebuild or update the index (or roll back, to the version ``to`` or the previous one);
+        one at a time across processes. A report with ``refused`` set published nothing (see
+        ``index.build.reindex`` for ``allow_shrink``, ``deliberate`` and ``confirmed_loss``)."""
         self._refuse_if_reindexing()
         try:
             if rollback:
-                return await asyncio.to_thread(self.service.rollback, who)
+                return await asyncio.to_thread(self.service.rollback, who, to)
             return await asyncio.to_thread(
                 self.service.reindex,
                 full=full,
@@ -189,15 +211,71 @@ class Handlers:
     ) -> ReindexReport:
         """Save an uploaded briefing into the corpus folder (atomically) and reindex.
 
-        The name must be a plain, safe ``.md``/``.txt`` file name and the bytes a briefing that
-        parses; an existing file is only overwritten when ``replace`` is true.
+        The name must be a plain, safe file name of a supported format and the bytes a
+        briefing that parses (its content, not its name, decides: a .pdf that is HTML is
+        refused); an existing file is only overwritten when ``replace`` is true.
         """
         limit = max_bytes if max_bytes is not None else self.service.config.build.max_bytes
         name = check_upload(filename, len(data), limit)
-        await asyncio.to_thread(check_briefing, name, data, limit)
+        await self.extract(name, data, limit)
         self._refuse_if_reindexing()
         saved = await asyncio.to_thread(self._save_briefing, name, data, replace)
         return await self._reindex_after_change(f"{saved} was saved", who, progress)
+
+    async def extract(self, rel_path: str, data: bytes, max_bytes: int | None = None) -> list[ParsedDocument]:
+        """The briefings in a file as the index will read them (in a worker thread; PDF, Word,
+        HTML and e-mail in the extraction sandbox), or a ``UserFacingError`` saying why not."""
+        limit = max_bytes if max_bytes is not None else self.service.config.build.max_bytes
+
+        def parse() -> list[ParsedDocument]:
+            with ExtractionSandbox(self.service.config.build.extract) as sandbox:
+                return sandbox.parse(rel_path, data, limit)
+
+        name = PurePosixPath(rel_path).name
+        try:
+            return await asyncio.to_thread(parse)
+        except BriefingError as exc:
+            raise UserFacingError(f"{name} was not added: {exc.reason}.") from exc
+        except Exception as exc:  # a reader bug: still a clear refusal, and nothing saved
+            log.exception("could not read the upload %s", name)
+            raise UserFacingError(
+                f"{name} was not added: it could not be read ({type(exc).__name__})."
+            ) from exc
+
+    async def put_corpus_file(self, rel_path: str, data: bytes) -> None:
+        """Write (or replace) a file under the corpus folder, atomically, in a worker thread."""
+        path = self._inside_corpus(rel_path)
+
+        corpus = self.service.config.corpus_dir
+
+        def write() -> None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Never through a link: a subfolder swapped for one must not lead outside the corpus.
+            if not path.parent.resolve().is_relative_to(corpus.resolve()) or path.is_symlink():
+                raise UserFacingError(f"{rel_path} would be written outside the corpus folder; not saved.")
+            _write_atomic(path, data)
+
+        await asyncio.to_thread(write)
+
+    async def delete_corpus_file(self, rel_path: str) -> bool:
+        """Delete a file under the corpus folder; False when it was not there."""
+        path = self._inside_corpus(rel_path)
+
+        def delete() -> bool:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                return False
+            fsync_dir(path.parent)
+            return True
+
+        return await asyncio.to_thread(delete)
+
+    def _inside_corpus(self, rel_path: str) -> Path:
+        parts = PurePosixPath(rel_path).parts
+        if not parts or ".." in parts or PurePosixPath(rel_path).is_absolute():
+            raise UserFacingError(f"{rel_path} is not a path inside the corpus folder.")
+        return self.service.config.corpus_dir.joinpath(*parts)
 
     async def remove_briefing(
         self, briefing_id: str, who: str = "", *, progress: Progress | None = None
@@ -210,10 +288,27 @@ class Handlers:
                 f"No briefing called “{briefing_id[:80]}”. Pick one from the list as you type."
             )
         self._refuse_if_reindexing()
-        await asyncio.to_thread(self._delete_briefing, meta.path)
-        return await self._reindex_after_change(
-            f"{meta.path} was deleted", who, progress, deliberate=(briefing_id,)
-        )
+        if self.trash is not None:
+            await asyncio.to_thread(self._trash_briefing, meta)
+            done = f"{meta.path} was moved to the trash"
+        else:
+            await asyncio.to_thread(self._delete_briefing, meta.path)
+            done = f"{meta.path} was deleted"
+        return await self._reindex_after_change(done, who, progress, deliberate=(briefing_id,))
+
+    async def trashed(self) -> list[TrashEntry]:
+        """Removed briefings that can still be restored, most recent first."""
+        return await asyncio.to_thread(self.trash.entries) if self.trash is not None else []
+
+    async def restore_briefing(
+        self, entry_id: str, who: str = "", *, progress: Progress | None = None
+    ) -> tuple[TrashEntry, ReindexReport]:
+        """Put a removed briefing back into the corpus folder and reindex."""
+        if self.trash is None:
+            raise UserFacingError("Removed briefings are not kept here (no trash folder).")
+        self._refuse_if_reindexing()
+        entry = await asyncio.to_thread(self.trash.restore, entry_id, self.service.config.corpus_dir)
+        return entry, await self._reindex_after_change(f"{entry.path} was restored", who, progress)
 
     async def _reindex_after_change(
         self, done: str, who: str, progress: Progress | None, deliberate: Collection[str] = ()
@@ -253,12 +348,24 @@ class Handlers:
         _write_atomic(corpus / target, data)
         return target
 
-    def _delete_briefing(self, rel_path: str) -> None:
+    def _corpus_file(self, rel_path: str) -> Path:
         corpus = self.service.config.corpus_dir.resolve()
         target = corpus / rel_path
-        # The path comes from the index; still, never delete outside the corpus folder.
+        # The path comes from the index; still, never touch a file outside the corpus folder.
         if ".." in PurePosixPath(rel_path).parts or not target.parent.resolve().is_relative_to(corpus):
-            raise UserFacingError(f"{rel_path} is not inside the corpus folder; it was not deleted.")
+            raise UserFacingError(f"{rel_path} is not inside the corpus folder; it was not removed.")
+        return target
+
+    def _trash_briefing(self, meta: BriefingMeta) -> None:
+        assert self.trash is not None
+        target = self._corpus_file(meta.path)
+        if not target.exists():
+            log.info("briefing file %s was already gone", target)
+            return
+        self.trash.put(self.service.config.corpus_dir.resolve(), meta.path, meta.briefing_id, meta.title)
+
+    def _delete_briefing(self, rel_path: str) -> None:
+        target = self._corpus_file(rel_path)
         try:
             target.unlink()
         except FileNotFoundError:
@@ -289,17 +396,6 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-def check_briefing(name: str, data: bytes, max_bytes: int) -> None:
-    """Refuse an upload that would not index, saying why (blocking: run it in a thread)."""
-    try:
-        parse_briefing(name, data, max_bytes)
-    except BriefingError as exc:
-        raise UserFacingError(f"{name} was not added: {exc.reason}.") from exc
-    except Exception as exc:  # a parser bug: still a clear refusal, and nothing saved
-        log.exception("could not parse the upload %s", name)
-        raise UserFacingError(f"{name} was not added: it could not be read ({type(exc).__name__}).") from exc
-
-
 def find_briefings(metas: list[BriefingMeta], typed: str, viewer: Viewer) -> list[BriefingMeta]:
     """The matching briefings ``viewer`` may see, newest first (undated ones first of all)."""
     want = typed.casefold().strip()
@@ -313,10 +409,11 @@ def find_briefings(metas: list[BriefingMeta], typed: str, viewer: Viewer) -> lis
     return found
 
 
-def check_upload(filename: str, size: int, max_bytes: int) -> str:
+def check_upload(filename: str, size: int, max_bytes: int, content_type: str | None = None) -> str:
     """The name an uploaded briefing is saved under, or a ``UserFacingError`` saying why not.
 
-    Checks only the name and the size, so a front end can refuse before downloading anything.
+    Checks only the name, the size and the declared type, so a front end can refuse before
+    downloading anything (what the bytes really are is checked when they are read).
     """
     name = (filename or "").strip()
     shown = name[:80] or "(no name)"
@@ -329,7 +426,12 @@ def check_upload(filename: str, size: int, max_bytes: int) -> str:
     if name.startswith("."):
         raise UserFacingError(f"“{shown}” is a hidden file name (it starts with a dot).")
     if PurePosixPath(name).suffix.lower() not in UPLOAD_SUFFIXES:
-        raise UserFacingError(f"“{shown}” is not a briefing: only .md and .txt files can be added.")
+        raise UserFacingError(f"“{shown}” is not a briefing: only {UPLOAD_KINDS} files can be added.")
+    if content_type and content_type.lower().startswith(_NOT_BRIEFINGS):
+        kind = content_type.split("/")[0]
+        raise UserFacingError(
+            f"“{shown}” is {'an' if kind[0] in 'aeiou' else 'a'} {kind} file, not a briefing."
+        )
     if len(name) > MAX_FILENAME_CHARS or not _SAFE_FILENAME.fullmatch(name):
         raise UserFacingError(
             f"“{shown}” has characters that are not allowed in a briefing file name: "

@@ -16,6 +16,7 @@ from index.audience import describe
 from index.controls import visible, visible_line
 from index.models import Answer, Attribution, BriefingMeta, Quote, ReindexReport
 from index.service import Status
+from index.whatsnew import Digest, DigestItem
 
 STRENGTH_LABEL = {"strong": "Strong match", "weak": "Weak match"}
 ABSTAIN_HEADER = "No confident answer in the briefings."
@@ -24,20 +25,25 @@ NOTHING = "Nothing in the briefings matches this question."
 
 
 def attribution_line(a: Attribution) -> str:
-    """``Title (date), section, ¶ n — source``."""
-    parts = [f"{a.title} ({a.date_label})"]
+    """``Title (date), section, p. 3, ¶ n — source`` (the page for PDF briefings)."""
+    parts = [f"{a.title} ({a.when_label})"]
     if a.section:
         parts.append(a.section)
-    parts.append(f"¶ {a.paragraph_label}")
+    parts.append(paragraph_ref(a.paragraph_label, a.page))
     line = ", ".join(parts)
     if a.source:
         line += f" — {a.source}"
     return line
 
 
+def paragraph_ref(label: str, page: int | None) -> str:
+    """``¶ 4``, or ``p. 3, ¶ 4`` when the briefing has pages."""
+    return f"p. {page}, ¶ {label}" if page else f"¶ {label}"
+
+
 def also_in_item(o: Attribution) -> str:
     """One "Also in" entry: where else a quoted paragraph stands."""
-    return f"{o.title} ({o.date_label}), ¶ {o.paragraph_label}"
+    return f"{o.title} ({o.when_label}), {paragraph_ref(o.paragraph_label, o.page)}"
 
 
 def also_in_text(items: Sequence[str]) -> str | None:
@@ -65,6 +71,16 @@ def answer_header(answer: Answer) -> str:
     return f"From the briefings: {strong} matching passage{'s' if strong != 1 else ''}."
 
 
+def more_header(answer: Answer) -> str:
+    """The header of a "More passages" page: how many, and how many of them are strong."""
+    strong = sum(1 for q in answer.quotes if q.strength == "strong")
+    weak = len(answer.quotes) - strong
+    parts = [f"{n} {band}" for n, band in ((strong, "strong"), (weak, "weak")) if n]
+    if weak and not strong:
+        return f"{len(answer.quotes)} more passage{'s' if weak != 1 else ''}, all weak matches: they may not answer the question."
+    return f"{len(answer.quotes)} more passage{'s' if len(answer.quotes) != 1 else ''}: {', '.join(parts)}."
+
+
 def emphasis_span(text: str, span: tuple[int, int] | None) -> tuple[int, int] | None:
     """Where emphasis goes for the best sentence ``span``: inside its surrounding whitespace (so
     Markdown emphasis applies), or None when there is nothing to emphasise."""
@@ -80,6 +96,15 @@ def emphasis_span(text: str, span: tuple[int, int] | None) -> tuple[int, int] | 
     return (s, e) if s < e else None
 
 
+def highlighted(text: str, span: tuple[int, int] | None, open_mark: str, close_mark: str) -> str:
+    """``text`` with the best sentence wrapped in marks; the characters themselves unchanged."""
+    marked = emphasis_span(text, span)
+    if marked is None:
+        return text
+    s, e = marked
+    return text[:s] + open_mark + text[s:e] + close_mark + text[e:]
+
+
 _BOLD, _PLAIN = "\033[1m", "\033[0m"
 _LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 
@@ -91,11 +116,7 @@ def quote_lines(q: Quote, *, emphasis: bool = False) -> list[str]:
     parts = (
         [(q.text, False)]
         if span is None
-        else [
-            (q.text[: span[0]], False),
-            (q.text[span[0] : span[1]], True),
-            (q.text[span[1] :], False),
-        ]
+        else [(q.text[: span[0]], False), (q.text[span[0] : span[1]], True), (q.text[span[1] :], False)]
     )
     lines = [""]
     for text, bold in parts:
@@ -129,47 +150,71 @@ REPORT_SHOWN_ITEMS = 20  # skipped files and warnings listed; the rest are count
 
 
 def report_lines(report: ReindexReport) -> list[str]:
-    """A reindex report, one fact a line (long lists shortened, with how many more)."""
-    if report.rolled_back:
-        return [
-            f"Rolled back from {report.previous_version} to {report.version}.",
-            f"{report.briefings_total} briefings, {report.passages_total} passages live.",
-            *_check_lines(report),
-        ]
+    """A reindex report in words that say what it did: nothing, an update, a full rebuild, a
+    rollback, or why it published nothing (long lists shortened, with how many more)."""
     if report.refused:
+        return _refused_lines(report)
+    if report.rolled_back:
         lines = [
-            f"Not published: {report.refused}.",
-            f"The live version ({report.version or 'none yet'}) is unchanged: "
-            f"{report.briefings_total} briefings, {report.passages_total} passages.",
-            f"It would have: {len(report.briefings_added)} added, {len(report.briefings_changed)} changed, "
-            f"{len(report.briefings_removed) + report.omitted.get('briefings_removed', 0)} removed.",
+            f"Rolled back to the index {version_label(report.version)} "
+            f"({report.briefings_total} briefings, {report.passages_total} passages).",
+            f"The index {version_label(report.previous_version)} is kept: roll back to it to undo this.",
         ]
-        removed = report.briefings_removed
-        if removed and report.refused_kind == "shrink":
-            lines.append("Would be removed:")
-            lines.extend(f"  - {bid}" for bid in removed[:REPORT_SHOWN_ITEMS])
-            lines.extend(
-                _more(len(removed) - REPORT_SHOWN_ITEMS + report.omitted.get("briefings_removed", 0))
-            )
-        return [*lines, *_problem_lines(report)]
-    if not report.changed:
-        head = f"Index already up to date ({report.version}); checked in {report.seconds:.1f} s."
+    elif not report.changed:
+        lines = [
+            "Nothing to update: the index already matches the corpus folder "
+            f"({report.briefings_total} briefings, {report.passages_total} passages; checked in {report.seconds:.1f} s)."
+        ]
+    elif report.full_rebuild and report.previous_version is None:
+        lines = [
+            f"Built the index in {report.seconds:.1f} s: read {report.briefings_total} briefings "
+            f"and embedded {report.passages_embedded} passages."
+        ]
+    elif report.full_rebuild:
+        lines = [
+            f"Rebuilt the whole index ({_rebuild_words(report.rebuild_reason)}) in {report.seconds:.1f} s: "
+            f"read {report.briefings_total} briefings and embedded all {report.passages_embedded} passages again.",
+        ]
     else:
-        head = f"Index version {report.version} is live ({report.seconds:.1f} s)."
-    lines = [head]
-    if report.full_rebuild and report.changed:
-        lines.append(f"Full rebuild: {report.rebuild_reason}.")
-    lines.append(
-        f"Briefings: {len(report.briefings_added)} added, {len(report.briefings_changed)} changed, "
-        f"{len(report.briefings_removed)} removed; {report.briefings_total} in the index."
-    )
-    lines.append(
-        f"Passages: {report.passages_added} added ({report.passages_embedded} embedded), "
-        f"{report.passages_removed} removed; {report.passages_total} in the index."
-    )
+        lines = [
+            f"Updated the index in {report.seconds:.1f} s.",
+            f"Briefings: {len(report.briefings_added)} added, {len(report.briefings_changed)} changed, "
+            f"{len(report.briefings_removed)} removed; {report.briefings_total} now.",
+            f"Passages: {report.passages_added} added, {report.passages_removed} removed; "
+            f"{report.passages_embedded} embedded (the others kept their vectors); {report.passages_total} now.",
+        ]
+    if report.changed and not report.rolled_back:
+        for what, ids in (
+            ("Added", report.briefings_added if not report.full_rebuild else []),
+            ("Changed", report.briefings_changed),
+            ("Removed", report.briefings_removed),
+        ):
+            if ids:
+                shown = ", ".join(ids[:NAMES_SHOWN]) + (
+                    f" and {len(ids) - NAMES_SHOWN} more" if len(ids) > NAMES_SHOWN else ""
+                )
+                lines.append(f"{what}: {shown}.")
+    if len(report.formats) > 1 or set(report.formats) - {"markdown", "text"}:
+        lines.append("By format: " + "; ".join(format_line(f, c) for f, c in report.formats.items()) + ".")
     lines.extend(_problem_lines(report))
     lines.extend(_check_lines(report))
     return lines
+
+
+def _refused_lines(report: ReindexReport) -> list[str]:
+    removed = len(report.briefings_removed) + report.omitted.get("briefings_removed", 0)
+    lines = [
+        f"Not published: {report.refused}.",
+        f"The live index ({version_label(report.version) if report.version else 'none yet'}) is unchanged: "
+        f"{report.briefings_total} briefings, {report.passages_total} passages.",
+        f"It would have: {len(report.briefings_added)} added, {len(report.briefings_changed)} changed, "
+        f"{removed} removed.",
+    ]
+    if report.briefings_removed and report.refused_kind == "shrink":
+        lines.append("Would be removed:")
+        lines.extend(f"  - {bid}" for bid in report.briefings_removed[:REPORT_SHOWN_ITEMS])
+        lines.extend(_more(removed - min(len(report.briefings_removed), REPORT_SHOWN_ITEMS)))
+    return [*lines, *_problem_lines(report)]
 
 
 def _more(n: int) -> list[str]:
@@ -191,6 +236,75 @@ def _problem_lines(report: ReindexReport) -> list[str]:
     return lines
 
 
+NAMES_SHOWN = 10
+_REBUILD_WORDS = {
+    "full rebuild requested": "as asked",
+    "no usable index yet": "there was no usable index",
+}
+_VERSION_ID = re.compile(r"v(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\d*-[0-9a-f]+")
+
+
+def _rebuild_words(reason: str | None) -> str:
+    if not reason:
+        return "as asked"
+    return _REBUILD_WORDS.get(reason, f"because {reason}" if not reason.startswith("because") else reason)
+
+
+def version_label(version: str | None) -> str:
+    """``built 2025-03-01 10:22 UTC`` for an index version id (ids start with their UTC time)."""
+    if not version:
+        return "(none)"
+    m = _VERSION_ID.fullmatch(version)
+    if not m:
+        return version
+    y, mo, d, h, mi, sec = m.groups()
+    return f"built {y}-{mo}-{d} {h}:{mi}:{sec} UTC"
+
+
+def when_built(stamp: str | None) -> str:
+    """``2025-03-01 10:22:05 UTC`` for a manifest's ISO time (seconds: versions built within a
+    minute of each other must read differently)."""
+    if not stamp:
+        return "at an unknown time"
+    return stamp.replace("T", " ").rstrip("Z")[:19] + " UTC"
+
+
+def chunker_words(signature: str | None) -> str:
+    """The passage rules an index was built with, in words (the manifest stores a code)."""
+    parts = (signature or "").split(":")
+    try:
+        max_tokens, min_words, group_words = int(parts[1]), int(parts[3]), int(parts[4])
+    except (IndexError, ValueError):
+        return f"passage rules {signature or 'unknown'}"
+    words = (
+        f"passages of up to {max_tokens} word pieces (longer paragraphs split at sentence ends), "
+        f"paragraphs under {min_words} words joined to a neighbour, short ones grouped to about "
+        f"{group_words} words"
+    )
+    if "s2" in parts[5:]:
+        words += ", and every sentence also indexed on its own"
+    return words
+
+
+FORMAT_NAMES = {
+    "pdf": "PDF",
+    "docx": "Word",
+    "html": "HTML",
+    "eml": "e-mail",
+    "markdown": "Markdown",
+    "text": "text",
+}
+
+
+def format_line(fmt: str, counts: dict[str, int]) -> str:
+    """``PDF: 13 files, 9 briefings indexed, 2 skipped``."""
+    files = counts.get("files", 0)
+    line = f"{FORMAT_NAMES.get(fmt, fmt)}: {files} file{'s' if files != 1 else ''}, {counts.get('briefings', 0)} indexed"
+    if counts.get("skipped"):
+        line += f", {counts['skipped']} skipped"
+    return line
+
+
 def _check_lines(report: ReindexReport) -> list[str]:
     if not report.check_changes:
         return []
@@ -208,20 +322,29 @@ def report_text(report: ReindexReport) -> str:
 
 
 def status_lines(status: Status) -> list[str]:
+    """What is indexed and how, in plain words."""
     lines: list[str] = []
     if status.version is None:
         lines.append("No index yet. Run a reindex to build one.")
     else:
-        lines.append(f"Index version {status.version}, built {status.built_at}.")
-        lines.append(f"{status.briefings} briefings, {status.passages} passages.")
-        lines.append(f"Model {status.model} ({status.dim} dimensions); chunker {status.chunker}.")
+        lines.append(
+            f"{status.briefings} briefings, {status.passages} passages; index {version_label(status.version)}."
+        )
+        lines.append(f"Model {status.model} ({status.dim} dimensions); {chunker_words(status.chunker)}.")
+        if status.outdated:
+            lines.append(
+                f"This version of briefbot will rebuild the index at its next start: {status.outdated}."
+            )
+        kept = len(status.versions) - 1
+        if kept > 0:
+            lines.append(f"{kept} older version{'s' if kept != 1 else ''} kept for rollback.")
     lines.append(f"Corpus folder: {status.corpus_dir}; index folder: {status.index_dir}.")
     if status.reindex_running:
         holder = status.reindex_holder
         who = holder.get("who") or f"process {holder.get('pid', '?')}"
-        lines.append(f"A reindex is running ({who}, since {holder.get('since', '?')}).")
+        lines.append(f"A reindex is running ({who}, since {when_built(holder.get('since'))}).")
     if status.last_report is not None:
-        lines.append("Last reindex:")
+        lines.append(f"Last reindex ({when_built(status.last_report.finished_at)}):")
         lines.extend(f"  {line}" for line in report_lines(status.last_report))
     for problem in status.problems:
         lines.append(f"Problem: {problem}")
@@ -234,13 +357,45 @@ def status_text(status: Status) -> str:
 
 def briefing_line(meta: BriefingMeta) -> str:
     extra = "" if meta.is_public else f" [audience: {describe(meta.audience)}]"
-    return f"{meta.title} ({meta.date_label}) — {meta.path}{extra}"
+    return f"{meta.title} ({meta.when_label}) — {meta.path}{extra}"
 
 
 def briefings_text(metas: Sequence[BriefingMeta]) -> str:
     if not metas:
         return "No briefings are indexed."
     return "\n".join(briefing_line(m) for m in metas)
+
+
+def digest_header(digest: Digest) -> str:
+    if not digest.items:
+        return "No briefings are indexed yet."
+    n = len(digest.items)
+    return f"The {n} newest briefing{'s' if n != 1 else ''}, with their key takeaways (quoted):"
+
+
+def digest_source_line(item: DigestItem) -> str:
+    """``Title (date), section, ¶ 1–3 — source`` for the takeaways quoted from one briefing."""
+    meta, quoted = item.meta, item.takeaways
+    parts = [f"{meta.title} ({meta.when_label})"]
+    if quoted and quoted[0].section:
+        parts.append(quoted[0].section_label)
+    if quoted:
+        first, last = quoted[0].paragraph, quoted[-1].paragraph_end
+        parts.append(f"¶ {first}" if first == last else f"¶ {first}–{last}")
+    line = ", ".join(parts)
+    return line + (f" — {meta.source}" if meta.source else "")
+
+
+def digest_text(digest: Digest) -> str:
+    """The console rendering of a digest."""
+    lines = [digest_header(digest), *digest.notes]
+    for i, item in enumerate(digest.items, 1):
+        lines.append("")
+        lines.append(f"[{i}] {item.meta.title} ({item.meta.when_label})")
+        for p in item.takeaways:
+            lines.extend(f"    {line}" for line in p.text.splitlines())
+        lines.append(f"    — {digest_source_line(item)}")
+    return "\n".join(lines)
 
 
 _JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

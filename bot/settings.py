@@ -1,4 +1,9 @@
-"""One typed settings object, read from the environment and an optional ``.env`` file."""
+"""One typed settings object, read from the environment and an optional ``.env`` file.
+
+``load_settings`` turns a bad value into one line naming the variable and the form it takes;
+Discord ids may be pasted as links (``https://discord.com/channels/<guild>/<channel>``) or
+mentions (``<#channel>``), as people copy them.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.errors import UserFacingError
 from index.build import BuildOptions
 from index.chunking import ChunkOptions
+from index.formats.sandbox import ExtractLimits
 from index.search import SearchOptions
 from index.service import ServiceConfig
 
@@ -23,6 +30,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_file_encoding="utf-8",
         extra="ignore",
+        env_ignore_empty=True,  # "NAME=" as in .env.example means the default
         populate_by_name=True,
     )
 
@@ -54,7 +62,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("DISCORD_GUILD_IDS", "BRIEFBOT_DISCORD_GUILD_IDS", "discord_guild_ids"),
     )
     # Deprecated: one server id, added to ``discord_guild_ids``.
-    discord_guild_id: Annotated[int | None, NoDecode] = Field(
+    discord_guild_id: int | None = Field(
         None,
         validation_alias=AliasChoices("DISCORD_GUILD_ID", "BRIEFBOT_DISCORD_GUILD_ID", "discord_guild_id"),
     )
@@ -67,30 +75,64 @@ class Settings(BaseSettings):
     max_upload_kb: int = Field(1024, ge=1, le=25 * 1024)
     button_rate_limit: int = Field(10, ge=1)  # button clicks per user ...
     button_rate_window: float = Field(30.0, gt=0)  # ... per this many seconds
+    # messages posted here by moderators become briefings (needs the message-content intent)
+    briefing_channel_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    extract_timeout_seconds: float = Field(60.0, gt=0)  # one PDF, Word, HTML or e-mail file
+    extract_memory_mb: int = Field(2048, ge=64)
+    # Channels where a public answer opens a thread; a message typed in that thread is a
+    # follow-up question (typed follow-ups need the privileged message-content intent).
+    thread_channels: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    # what is kept, and for how long
+    keep_questions_days: int = Field(90, ge=1, le=3650)  # questions, feedback and answer buttons
+    trash_dir: Path | None = None  # default: <index_dir>/../trash
+    trash_days: int = Field(30, ge=1, le=3650)  # removed briefings kept for /briefing restore
+    gaps_weekly: bool = False  # post the coverage-gaps report to the mod-log once a week
 
     # keeping current without a moderator
     watch: bool = False
     watch_debounce_seconds: float = Field(5.0, ge=0.5)
     reindex_every_minutes: float | None = Field(None, gt=0)
 
-    @field_validator("discord_guild_ids", mode="before")
+    @field_validator("moderator_roles", mode="before")
     @classmethod
-    def _split_guild_ids(cls, value: Any) -> Any:
-        if value is None or value == "":
-            return []
-        if isinstance(value, str):  # also as a JSON-style list: [1234…, 5678…]
-            value = value.strip().removeprefix("[").removesuffix("]")
-        parts = [p.strip().strip("'\"") for p in value.split(",")] if isinstance(value, str) else value
-        if not isinstance(parts, (list, tuple, set, frozenset)):
-            parts = [parts]
-        return [server_id(part, "DISCORD_GUILD_IDS") for part in parts if str(part).strip()]
+    def _split_roles(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("briefing_channel_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in re.split(r"[,;\s]+", value) if part]
+        if isinstance(value, int):
+            return [value]
+        if isinstance(value, (list, tuple)):
+            return [discord_id(v, "channel") for v in value]
+        return value
+
+    @field_validator("modlog_channel_id", mode="before")
+    @classmethod
+    def _channel_id(cls, value: Any) -> Any:
+        return discord_id(value, "channel")
 
     @field_validator("discord_guild_id", mode="before")
     @classmethod
-    def _one_guild_id(cls, value: Any) -> Any:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        return server_id(value, "DISCORD_GUILD_ID")
+    def _guild_id(cls, value: Any) -> Any:
+        return server_id(value)
+
+    @field_validator("discord_guild_ids", mode="before")
+    @classmethod
+    def _guild_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):  # comma-separated, or a JSON-style list: [1234…, 5678…]
+            text = value.strip().removeprefix("[").removesuffix("]")
+            value = [p.strip().strip("'\"") for p in re.split(r"[,;\s]+", text) if p.strip().strip("'\"")]
+        if isinstance(value, int):
+            value = [value]
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [server_id(v) for v in value]
+        return value
 
     @property
     def guild_ids(self) -> frozenset[int]:
@@ -100,12 +142,23 @@ class Settings(BaseSettings):
             ids.add(self.discord_guild_id)
         return frozenset(ids)
 
-    @field_validator("moderator_roles", mode="before")
+    @field_validator("thread_channels", mode="before")
     @classmethod
-    def _split_roles(cls, value: Any) -> Any:
+    def _thread_channels(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            value = [part for part in re.split(r"[,\s]+", value) if part]
+        if isinstance(value, (list, tuple)):
+            return [discord_id(v, "channel") for v in value]
         return value
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the bot keeps what is not the index: answers, feedback, the trash."""
+        return self.index_dir.parent
+
+    @property
+    def trash_folder(self) -> Path:
+        return self.trash_dir or self.data_dir / "trash"
 
     def service_config(self) -> ServiceConfig:
         """The index service's configuration, derived from these settings."""
@@ -118,6 +171,7 @@ class Settings(BaseSettings):
                 batch_size=self.batch_size,
                 keep_versions=self.keep_versions,
                 max_shrink=self.max_shrink,
+                extract=ExtractLimits(self.extract_timeout_seconds, self.extract_memory_mb),
             ),
             search=SearchOptions(k=self.top_k, candidates=self.candidates),
             verify_checksums=self.verify_checksums,
@@ -125,41 +179,87 @@ class Settings(BaseSettings):
         )
 
 
-_SNOWFLAKE = re.compile(r"\d{17,20}")
+# A channel link: https://discord.com/channels/<guild>/<channel>[/<message>]; a mention: <#channel>.
+_LINK = re.compile(
+    r"https?://(?:(?:ptb|canary)\.)?discord(?:app)?\.com/channels/(?P<guild>\d+|@me)/(?P<channel>\d+)(?:/\d+)?/?"
+)
+_MENTION = re.compile(r"<#(?P<channel>\d+)>")
 
-
-def server_id(value: Any, variable: str) -> int:
-    """A Discord server id from a setting, or a ``ValueError`` saying how to find the right one."""
-    if isinstance(value, bool):
-        raise ValueError(f"{variable} must be server ids, not {value!r}")
-    text = str(value).strip()
-    if _SNOWFLAKE.fullmatch(text):
-        return int(text)
-    hint = "Discord: Settings > Advanced > Developer Mode, then right-click the server > Copy Server ID"
-    if "/" in text or "discord" in text.lower():
-        raise ValueError(f"{variable} must be server ids separated by commas, not a link ({hint})")
-    shown = text if len(text) <= 40 else text[:39] + "…"
-    raise ValueError(
-        f"{variable} must be server ids (17-20 digits) separated by commas, not {shown!r} ({hint})"
-    )
-
-
-# Settings whose environment name is not BRIEFBOT_<FIELD>.
-_ENV_NAMES = {
-    "discord_token": "DISCORD_TOKEN",
-    "discord_guild_ids": "DISCORD_GUILD_IDS",
-    "discord_guild_id": "DISCORD_GUILD_ID",
+# The form each setting takes, for the one-line error (variables not listed: pydantic's words).
+EXPECTED = {
+    "discord_guild_ids": "server ids separated by commas (numbers like 1234567890123456789; with "
+    "Developer Mode on, right-click the server → Copy Server ID) or links to one of their channels",
+    "discord_guild_id": "a server id (a number like 1234567890123456789; with Developer Mode on, "
+    "right-click the server → Copy Server ID) or a link to one of its channels",
+    "modlog_channel_id": "a channel id (a number like 1234567890123456789; with Developer Mode on, "
+    "right-click the channel → Copy Channel ID) or the channel's link",
+    "thread_channels": "channel ids or channel links, separated by commas",
+    "briefing_channel_ids": "channel ids or channel links, separated by commas",
+    "moderator_roles": "role names separated by commas, such as Editors,Leads",
 }
 
 
-def settings_error_lines(error: ValidationError) -> list[str]:
-    """One line per invalid setting, naming its environment variable."""
-    lines: list[str] = []
-    for err in error.errors():
-        field = str(err["loc"][0]) if err.get("loc") else ""
-        name = _ENV_NAMES.get(
-            field.lower(), field.upper() if field.isupper() else f"BRIEFBOT_{field.upper()}"
-        )
-        message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
-        lines.append(message if message.startswith(name) else f"{name}: {message}")
-    return lines
+def discord_id(value: Any, kind: str) -> Any:
+    """A guild or channel id from an id, a channel link, or a channel mention; else unchanged
+    (the type check then refuses it)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return None
+    m = _LINK.fullmatch(text)
+    if m:
+        if kind == "guild":
+            if m["guild"] == "@me":
+                raise ValueError("that is a link to a direct message, not to a server channel")
+            return int(m["guild"])
+        return int(m["channel"])
+    m = _MENTION.fullmatch(text)
+    if m and kind == "channel":
+        return int(m["channel"])
+    if text.isdigit():
+        return int(text)
+    raise ValueError(f"not a {kind} id or link")
+
+
+def server_id(value: Any) -> Any:
+    """A server id (17-20 digits, as Discord makes them) from an id or a link to one of the
+    server's channels; anything else is refused (a short number is a typo, not a server)."""
+    found = discord_id(value, "guild")
+    if isinstance(found, bool) or (isinstance(found, int) and not 10**16 <= found < 10**20):
+        raise ValueError("not a server id")
+    return found
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"BRIEFBOT_{field.upper()}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """``Settings`` from the environment and ``.env``, or a ``UserFacingError`` of one line per
+    bad value: the variable, what it should look like, and what it was."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = str(err["loc"][0]) if err.get("loc") else "?"
+            field = next(
+                (
+                    name
+                    for name in Settings.model_fields
+                    if name == loc or env_name(name).lower() == loc.lower()
+                ),
+                loc,
+            )
+            got = err.get("input")
+            shown = f"; got “{str(got)[:60]}”" if isinstance(got, (str, int, float)) else ""
+            hint = EXPECTED.get(field)
+            what = f"should be {hint}" if hint else err["msg"][:1].lower() + err["msg"][1:]
+            lines.append(f"{env_name(field)} {what}{shown}.")
+        raise UserFacingError("\n".join(lines) + " See .env.example.") from None

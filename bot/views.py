@@ -19,6 +19,8 @@ the old text as current.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import io
 import json
 import logging
@@ -26,7 +28,7 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +40,9 @@ from discord import app_commands
 from bot import embeds, render
 from bot.checks import (
     NO_MENTIONS,
+    PUBLIC_DEFER,
     app,
+    drop_public_placeholder,
     guarded,
     interaction_in_scope,
     member_is_moderator,
@@ -46,8 +50,10 @@ from bot.checks import (
     viewer_for,
 )
 from bot.errors import UserFacingError
+from bot.feedback_store import ShownQuote, record_answer
 from index.audience import EVERYONE, Viewer, describe
-from index.models import Answer, BriefingMeta
+from index.models import Answer, BriefingMeta, Quote
+from index.whatsnew import Digest
 
 if TYPE_CHECKING:
     from bot.client import BriefBot
@@ -79,6 +85,12 @@ class AnswerRecord:
     trimmed: list[bool] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)  # passage ids shown so far, earlier pages too
     first_number: int = 1
+    asker_id: int | None = None  # who asked: only they (or a moderator) may delete a public answer
+    public: bool = False  # the message is in the channel for everyone
+    strong: list[bool] = field(default_factory=list)  # per shown passage
+    # The answer whose question 👍/👎 count for: a More page or a posted copy votes on the
+    # question of the answer it came from, so /gaps counts each question once.
+    feedback_key: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__, ensure_ascii=False)
@@ -93,23 +105,41 @@ class AnswerRecord:
 class AnswerStore:
     """Answer records by short random key, in one SQLite file. Blocking: call from a thread."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keep_days: int = KEEP_ANSWERS_DAYS) -> None:
         self.path = path
+        self.keep_days = keep_days
 
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=10)
         con.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, created REAL, record TEXT)")
+        con.execute("CREATE TABLE IF NOT EXISTS claims (key TEXT, what TEXT, PRIMARY KEY (key, what))")
         return con
 
     def put(self, record: AnswerRecord) -> str:
-        """Store ``record`` under a new key (and forget records older than 90 days)."""
+        """Store ``record`` under a new key (and forget records older than ``keep_days``)."""
         key = secrets.token_urlsafe(8)
         now = time.time()
         with closing(self._connect()) as con, con:
             con.execute("INSERT INTO answers VALUES (?, ?, ?)", (key, now, record.to_json()))
-            con.execute("DELETE FROM answers WHERE created < ?", (now - KEEP_ANSWERS_DAYS * 86400,))
+            old = [
+                r[0]
+                for r in con.execute(
+                    "SELECT key FROM answers WHERE created < ?", (now - self.keep_days * 86400,)
+                )
+            ]
+            con.executemany("DELETE FROM answers WHERE key = ?", [(k,) for k in old])
+            con.executemany("DELETE FROM claims WHERE key = ?", [(k,) for k in old])
         return key
+
+    def claim(self, key: str, what: str) -> bool:
+        """True the first time ``what`` is claimed for an answer (posting it, say), else False."""
+        with closing(self._connect()) as con, con:
+            return con.execute("INSERT OR IGNORE INTO claims VALUES (?, ?)", (key, what)).rowcount == 1
+
+    def release(self, key: str, what: str) -> None:
+        with closing(self._connect()) as con, con:
+            con.execute("DELETE FROM claims WHERE key = ? AND what = ?", (key, what))
 
     def get(self, key: str) -> AnswerRecord | None:
         with closing(self._connect()) as con:
@@ -132,27 +162,69 @@ async def _record(interaction: discord.Interaction[Any], key: str) -> AnswerReco
 
 
 async def compose_answer(
-    bot: BriefBot, answer: Answer, record: AnswerRecord, *, private: bool, heading: str | None = None
+    bot: BriefBot,
+    answer: Answer,
+    record: AnswerRecord,
+    *,
+    private: bool,
+    heading: str | None = None,
+    more: bool = False,
+    asked_in_public: bool | None = None,
 ) -> tuple[embeds.AnswerMessage, discord.ui.View]:
-    """The message for ``answer`` and its buttons; ``record`` is completed and stored for them.
+    """The message for ``answer`` and its buttons; ``record`` is completed and stored for them,
+    and the question is kept for the coverage-gaps report.
+
+    In a channel (``private`` false) only strong quotes are shown: the weak ones wait behind
+    "More passages". Callers send a public answer only when it has a strong quote.
 
     When the answer store cannot be written, the answer goes out without buttons (and it is
-    logged): an unavailable ``answers.sqlite3`` never stops anyone getting an answer."""
+    logged): an unavailable ``answers.sqlite3`` never stops anyone getting an answer.
+    """
+    shown = answer if private else public_part(answer)
     msg = await asyncio.to_thread(
-        embeds.answer_message, answer, first_number=record.first_number, heading=heading
+        embeds.answer_message, shown, first_number=record.first_number, heading=heading, more=more
     )
     record.version = answer.index_version
     record.shown = [q.passage_id for q in msg.quotes]
     record.shown_briefings = [q.briefing_id for q in msg.quotes]
     record.also_in = [[[o.briefing_id, render.also_in_item(o)] for o in q.also_in] for q in msg.quotes]
+    record.strong = [q.strength == "strong" for q in msg.quotes]
     record.trimmed = msg.trimmed
     record.seen = [*record.seen, *record.shown]
+    record.public = not private
     try:
         key = await asyncio.to_thread(bot.answers.put, record)
     except (sqlite3.Error, OSError) as exc:
         log.error("the answer store cannot be written (%s): answering without buttons", exc)
         return msg, discord.ui.View(timeout=None)
-    return msg, answer_view(key, record, private=private)
+    asked_in_public = not private if asked_in_public is None else asked_in_public
+    if record.feedback_key is None:
+        record.feedback_key = key
+        await _keep_question(
+            functools.partial(
+                record_answer, bot.feedback, key, record.question, answer, msg.quotes, asked_in_public
+            )
+        )
+    return msg, answer_view(key, record, private=private, metas=await _metas_by_id(bot, msg.quotes))
+
+
+async def _keep_question(record: Callable[[], None]) -> None:
+    """Keep a question for /gaps, in a thread; a failure costs the report a row, never the answer."""
+    try:
+        await asyncio.to_thread(record)
+    except (sqlite3.Error, OSError):
+        log.warning("could not keep the question for /gaps", exc_info=True)
+
+
+def public_part(answer: Answer) -> Answer:
+    """What of ``answer`` may stand in a channel: its strong quotes."""
+    return dataclasses.replace(answer, quotes=[q for q in answer.quotes if q.strength == "strong"])
+
+
+def answers_in_public(answer: Answer) -> bool:
+    """An answer goes to the channel only when it has a strong quote; a non-answer ("hi", a
+    question the briefings do not cover) goes to the asker alone."""
+    return not answer.abstained and any(q.strength == "strong" for q in answer.quotes)
 
 
 async def send_answer(
@@ -162,32 +234,132 @@ async def send_answer(
     *,
     private: bool,
     heading: str | None = None,
-) -> None:
-    """Follow up a deferred interaction with ``answer``, its quotes as embeds, and its buttons."""
-    msg, view = await compose_answer(app(interaction), answer, record, private=private, heading=heading)
-    await interaction.followup.send(
-        content=msg.content, embeds=msg.embeds, view=view, ephemeral=private, allowed_mentions=NO_MENTIONS
+    more: bool = False,
+) -> discord.WebhookMessage | None:
+    """Follow up a deferred interaction with ``answer``, its quotes as embeds, and its buttons.
+
+    A public answer without a strong quote is sent to the asker only (the public "thinking…"
+    placeholder is removed). Returns the public message, if one was sent.
+    """
+    asked_in_public = not private
+    if not private and not answers_in_public(answer):
+        await drop_public_placeholder(interaction)
+        private = True
+    msg, view = await compose_answer(
+        app(interaction),
+        answer,
+        record,
+        private=private,
+        heading=heading,
+        more=more,
+        asked_in_public=asked_in_public,
     )
+    if private:
+        await interaction.followup.send(
+            content=msg.content, embeds=msg.embeds, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+        return None
+    sent = await interaction.followup.send(
+        content=msg.content, embeds=msg.embeds, view=view, allowed_mentions=NO_MENTIONS, wait=True
+    )
+    # The placeholder is the answer now: a later error must not delete it.
+    interaction.extras.pop(PUBLIC_DEFER, None)
+    return sent
 
 
-def answer_view(key: str, record: AnswerRecord, *, private: bool) -> discord.ui.View:
-    """More passages, (on a private answer) Post to channel, and per-quote context buttons."""
+async def compose_digest(
+    bot: BriefBot, digest: Digest, record: AnswerRecord, *, private: bool
+) -> tuple[embeds.AnswerMessage, discord.ui.View]:
+    """The "what's new" message: the newest briefings, Open briefing for each, 👍 / 👎, Delete."""
+    from bot.answer_buttons import DeleteButton, VoteButton, open_briefing_item
+
+    msg = embeds.digest_message(digest)
+    record.version = digest.index_version
+    record.public = not private
+    key = await asyncio.to_thread(bot.answers.put, record)
+    shown = [
+        ShownQuote(p.passage_id, i.meta.briefing_id, p.paragraph_label)
+        for i in digest.items
+        for p in i.takeaways
+    ]
+    audiences = [a for i in digest.items if not i.meta.is_public for a in i.meta.audience]
+    await _keep_question(
+        functools.partial(
+            bot.feedback.record_question,
+            key,
+            record.question,
+            "answered" if digest.items else "nothing",
+            public=not private,
+            audiences=audiences,
+            shown=shown,
+            index_version=digest.index_version,
+        )
+    )
+    view = discord.ui.View(timeout=None)
+    view.add_item(VoteButton(key, up=True))
+    view.add_item(VoteButton(key, up=False))
+    if not private:
+        view.add_item(DeleteButton(key))
+    for i, item in enumerate(digest.items[: len(msg.embeds)], 1):
+        view.add_item(open_briefing_item(item.meta, f"Open briefing {i}"))
+    return msg, view
+
+
+def answer_view(
+    key: str,
+    record: AnswerRecord,
+    *,
+    private: bool,
+    metas: dict[str, BriefingMeta] | None = None,
+    posted: bool = False,
+) -> discord.ui.View:
+    """Row 0: More passages, Post to channel (private) or Delete (public), 👍 and 👎. Then per
+    quote: Show context, Full passage (when trimmed), Open briefing; what does not fit in
+    Discord's five rows is left out (Show context also offers Open briefing)."""
+    from bot.answer_buttons import DeleteButton, VoteButton, open_briefing_item
+
     view = discord.ui.View(timeout=None)
     if record.shown:
         view.add_item(MoreButton(key))
-    if private and record.shown:
-        view.add_item(PostButton(key))
+    if private and any(record.strong):  # only confident quotes may go to the channel
+        view.add_item(PostButton(key, disabled=posted))
+    view.add_item(VoteButton(record.feedback_key or key, up=True))
+    view.add_item(VoteButton(record.feedback_key or key, up=False))
+    if not private:
+        view.add_item(DeleteButton(key))
     numbered = len(record.shown) > 1
+    items: list[discord.ui.Item[Any]] = []
     for i, pid in enumerate(record.shown):
         n = record.first_number + i
-        label = f"Show context {n}" if numbered else "Show context"
-        view.add_item(ContextButton(pid, record.version, label=label, row=1 + i // 5))
-    full = [(i, pid) for i, pid in enumerate(record.shown) if i < len(record.trimmed) and record.trimmed[i]]
-    for j, (i, pid) in enumerate(full):
-        n = record.first_number + i
-        label = f"Full passage {n}" if numbered else "Full passage"
-        view.add_item(FullButton(pid, record.version, label=label, row=3 + j // 5))
+        items.append(
+            ContextButton(pid, record.version, label=f"Show context {n}" if numbered else "Show context")
+        )
+    for i, pid in enumerate(record.shown):
+        if i < len(record.trimmed) and record.trimmed[i]:
+            n = record.first_number + i
+            items.append(
+                FullButton(pid, record.version, label=f"Full passage {n}" if numbered else "Full passage")
+            )
+    opened: set[str] = set()
+    for i, bid in enumerate(record.shown_briefings):
+        meta = (metas or {}).get(bid)
+        if meta is not None and bid not in opened:
+            opened.add(bid)
+            several = len(set(record.shown_briefings)) > 1
+            label = f"Open briefing {record.first_number + i}" if several else "Open briefing"
+            items.append(open_briefing_item(meta, label))
+    for j, item in enumerate(items[: 5 * 4]):
+        item.row = 1 + j // 5
+        view.add_item(item)
     return view
+
+
+async def _metas_by_id(bot: BriefBot, quotes: Sequence[Quote]) -> dict[str, BriefingMeta]:
+    """The briefings of ``quotes`` (they were shown, so the asker may see them)."""
+    wanted = {q.briefing_id for q in quotes}
+    if not wanted:
+        return {}
+    return {m.briefing_id: m for m in await bot.handlers.briefings() if m.briefing_id in wanted}
 
 
 # ---------------------------------------------------------------------------- buttons
@@ -201,7 +373,7 @@ class _Button(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_NEVER):
     """A stateless persistent button: refusals and errors reach the clicker via ``guarded``.
 
     Every button passes the server-scope check first (clicks from other servers do nothing),
-    then the per-person click rate limit."""
+    then the per-person click rate limit. New buttons subclass this."""
 
     async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
         if interaction_in_scope(interaction):
@@ -229,9 +401,9 @@ class _AnswerButton(_Button, template=_NEVER):
     text: ClassVar[str]
     style: ClassVar[discord.ButtonStyle]
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, *, disabled: bool = False) -> None:
         button: discord.ui.Button[Any] = discord.ui.Button(
-            label=self.text, style=self.style, custom_id=f"bb:{self.prefix}:{key}", row=0
+            label=self.text, style=self.style, custom_id=f"bb:{self.prefix}:{key}", row=0, disabled=disabled
         )
         super().__init__(button)
         self.key = key
@@ -293,24 +465,35 @@ class MoreButton(_AnswerButton, template=rf"bb:more:{_KEY}"):
             record.since,
             seen=record.seen,
             first_number=len(record.seen) + 1,
+            asker_id=interaction.user.id,
+            feedback_key=record.feedback_key or self.key,
         )
         heading = "More passages for: " + record.question
-        await send_answer(interaction, answer, nxt, private=True, heading=heading)
+        await send_answer(interaction, answer, nxt, private=True, heading=heading, more=True)
 
 
 class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
     """Post a private answer to the channel, if every quote comes from a public briefing.
 
-    It is acknowledged privately: a refusal, which may name a restricted briefing, can then
-    never land in a public message, even when Discord fails part-way. "Also in" entries from
-    briefings that are not public are left out of what is posted."""
+    Nothing public appears until the checks pass, and a refusal (which may name a restricted
+    briefing) is private. "Also in" entries from briefings that are not public are left out."""
 
     prefix, text, style = "post", "Post to channel", discord.ButtonStyle.secondary
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        # A deferred update: nothing public appears until the checks pass, and the private
+        # answer's own buttons can be updated afterwards (Post to channel, disabled).
+        await interaction.response.defer()
+        bot = app(interaction)
         record = await _record(interaction, self.key)
-        handlers = app(interaction).handlers
+        strong = (
+            [i for i, ok in enumerate(record.strong) if ok]
+            if record.strong
+            else list(range(len(record.shown)))
+        )
+        if not strong:
+            raise UserFacingError("This answer has no confident quote to post; only you can see it.")
+        handlers = bot.handlers
         metas = await handlers.metas({*record.shown_briefings, *(b for q in record.also_in for b, _ in q)})
         for bid in record.shown_briefings:
             meta = metas.get(bid)
@@ -325,25 +508,52 @@ class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
                 )
         for pid in record.shown:  # raises when a passage changed or was removed since
             await handlers.context(pid, viewer=EVERYONE, around=0)
+        if not await asyncio.to_thread(bot.answers.claim, self.key, "post"):
+            raise UserFacingError("This answer has already been posted to the channel.")
         source = interaction.message
-        shown = list(source.embeds) if source is not None else []
-        public_embeds = []
-        for i, embed in enumerate(shown):
-            entries = record.also_in[i] if i < len(record.also_in) else []
-            public = [label for bid, label in entries if (m := metas.get(bid)) is not None and m.is_public]
-            public_embeds.append(embeds.with_also_in(embed, public))
         content = f"{interaction.user.mention} shared an answer."  # a mention that pings nobody
         if source is not None and source.content:
             content = (content + "\n" + source.content)[: embeds.CONTENT_MAX]
-        await interaction.edit_original_response(
-            content="Posted to the channel.", allowed_mentions=NO_MENTIONS
+        public_also = [
+            [[bid, label] for bid, label in entries if (m := metas.get(bid)) is not None and m.is_public]
+            for entries in record.also_in
+        ]
+        shared = dataclasses.replace(
+            record,
+            shown=[record.shown[i] for i in strong],
+            shown_briefings=[record.shown_briefings[i] for i in strong],
+            also_in=[public_also[i] for i in strong if i < len(public_also)],
+            trimmed=[record.trimmed[i] for i in strong if i < len(record.trimmed)],
+            strong=[True] * len(strong),
+            asker_id=interaction.user.id,
+            public=True,
+            feedback_key=record.feedback_key or self.key,
         )
-        await interaction.followup.send(
-            content=content,
-            embeds=public_embeds,
-            view=answer_view(self.key, record, private=False),
-            allowed_mentions=NO_MENTIONS,
-        )
+        key = await asyncio.to_thread(bot.answers.put, shared)
+        try:
+            await interaction.followup.send(
+                content=content,
+                embeds=[
+                    embeds.with_also_in(
+                        source.embeds[i],
+                        [label for _, label in (public_also[i] if i < len(public_also) else [])],
+                    )
+                    for i in strong
+                    if i < len(source.embeds)
+                ]
+                if source is not None
+                else [],
+                view=answer_view(key, shared, private=False, metas=metas),
+                allowed_mentions=NO_MENTIONS,
+            )
+        except BaseException:
+            await asyncio.to_thread(bot.answers.release, self.key, "post")
+            raise
+        try:  # the private answer's button now says it has been used
+            view = answer_view(self.key, record, private=True, metas=metas, posted=True)
+            await interaction.edit_original_response(view=view, allowed_mentions=NO_MENTIONS)
+        except discord.HTTPException:
+            log.warning("could not disable Post to channel", exc_info=True)
 
 
 class ContextButton(_PassageButton, template=rf"bb:ctx:{_PASSAGE}"):
@@ -385,7 +595,9 @@ class FullButton(_PassageButton, template=rf"bb:full:{_PASSAGE}"):
             raise UserFacingError("That passage has changed or been removed since this answer was given.")
         meta = await _meta_of(interaction, passage.briefing_id, viewer)
         where = (
-            f"{meta.title} ({meta.date_label}), ¶ {passage.paragraph_label}" if meta else passage.briefing_id
+            f"{meta.title} ({meta.when_label}), {render.paragraph_ref(passage.paragraph_label, passage.page)}"
+            if meta
+            else passage.briefing_id
         )
         most = embeds.FULL_PASSAGE_MAX_MESSAGES
         pages = await asyncio.to_thread(embeds.full_passage_pages, passage.text, max_pages=most)
@@ -502,18 +714,25 @@ async def briefing_options(
     handlers: Handlers, viewer: Viewer, current: str
 ) -> list[app_commands.Choice[str]]:
     """Autocomplete choices for a briefing option, among the briefings ``viewer`` may see
-    (autocomplete runs no command checks: the viewer is the only filter)."""
+    (autocomplete runs no command checks: the viewer is the only filter), matched and sorted
+    in a thread."""
     metas = await handlers.find_briefings(current, viewer=viewer)
-    return briefing_choices(metas, current)
+    return briefing_choices(metas, current, presorted=True)
 
 
-def briefing_choices(metas: Sequence[BriefingMeta], current: str) -> list[app_commands.Choice[str]]:
-    """Autocomplete choices from briefings already matched (newest first) to what was typed."""
+def briefing_choices(
+    metas: Sequence[BriefingMeta], current: str, *, presorted: bool = False
+) -> list[app_commands.Choice[str]]:
+    """Autocomplete choices for a briefing option: id or title containing what was typed."""
+    typed = current.casefold().strip()
     out: list[app_commands.Choice[str]] = []
-    for m in metas:
+    ordered = metas if presorted else sorted(metas, key=lambda m: m.date_label, reverse=True)
+    for m in ordered:
         if len(m.briefing_id) > CHOICE_CHARS:
             continue  # cannot be a choice value; still reachable by asking without the filter
-        name = f"{m.title} ({m.date_label})"
+        if typed and typed not in m.briefing_id.casefold() and typed not in m.title.casefold():
+            continue
+        name = f"{m.title} ({m.when_label})"
         if len(name) > CHOICE_CHARS:
             name = name[: CHOICE_CHARS - 1] + "…"
         out.append(app_commands.Choice(name=name, value=m.briefing_id))

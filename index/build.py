@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import shutil
 import sqlite3
 import time
@@ -23,10 +24,19 @@ import numpy as np
 from index.chunking import ChunkOptions, make_passages
 from index.corpus import CorpusUnavailableError, read_bytes, scan_corpus
 from index.embedder import Embedder
+from index.formats import EXTRACTED_SUFFIXES, READERS_VERSION, format_label
+from index.formats.memo import UnreadableMemo
+from index.formats.sandbox import ExtractionSandbox, ExtractLimits
 from index.manifest import Manifest, ManifestError, read_manifest, seal, verify, write_json_atomic
 from index.models import BriefingMeta, Passage, ReindexReport, Skipped
-from index.parsing import DEFAULT_MAX_BYTES, BriefingError, briefing_id_for, parse_briefing
-from index.store import Store
+from index.parsing import (
+    DEFAULT_MAX_BYTES,
+    PARSER_VERSION,
+    BriefingError,
+    ParsedDocument,
+    briefing_id_for,
+)
+from index.store import ADDED_KEY, Store
 from index.vectors import FaissVectorStore
 from index.versions import IndexLayout, utc_now
 
@@ -46,6 +56,19 @@ class BuildOptions:
     keep_versions: int = 3
     sentence_vectors: bool = True
     max_shrink: float = 0.25  # refuse to publish a version that lost more than this share of briefings
+    extract: ExtractLimits = field(default_factory=ExtractLimits)  # PDF, Word, HTML, e-mail
+
+
+def signature(opts: BuildOptions, embedder: Embedder) -> str:
+    """What decides passage boundaries and vectors besides the model: chunking, sentence
+    vectors, format readers, parser. A live version built under another signature is rebuilt
+    in full."""
+    chunk_opts = dataclasses.replace(opts.chunk, max_tokens=embedder.max_tokens)
+    return (
+        chunk_opts.signature()
+        + (":s2" if opts.sentence_vectors else "")
+        + f":r{READERS_VERSION}:p{PARSER_VERSION}"
+    )
 
 
 def embed_text(meta: BriefingMeta, passage: Passage) -> str:
@@ -103,12 +126,24 @@ def reindex(
             opts,
             full,
             progress,
-            allow_shrink,
-            frozenset(deliberate),
-            confirmed_loss,
+            _Guard(allow_shrink, frozenset(deliberate), confirmed_loss),
         )
     report.cap()
     return report
+
+
+@dataclass(frozen=True)
+class _Guard:
+    """What a reindex may lose without refusing to publish."""
+
+    allow_shrink: bool
+    deliberate: frozenset[str]
+    confirmed_loss: int | None
+
+    def allows(self, lost: int, total: int, max_shrink: float) -> bool:
+        if not total or lost / total <= max_shrink or self.allow_shrink:
+            return True
+        return self.confirmed_loss is not None and lost <= self.confirmed_loss
 
 
 def _reindex_locked(
@@ -118,23 +153,22 @@ def _reindex_locked(
     opts: BuildOptions,
     full: bool,
     progress: Progress | None,
-    allow_shrink: bool,
-    deliberate: frozenset[str],
-    confirmed_loss: int | None,
+    guard: _Guard,
 ) -> ReindexReport:
     t0 = time.perf_counter()
     tick = progress or (lambda stage, done, total: None)
     layout.ensure()
     layout.clean_partials()
     chunk_opts = dataclasses.replace(opts.chunk, max_tokens=embedder.max_tokens)
-    signature = chunk_opts.signature() + (":s2" if opts.sentence_vectors else "")
+    wanted = signature(opts, embedder)
 
     base_version = layout.live_version()
     base_dir: Path | None = layout.version_dir(base_version) if base_version else None
     base_manifest: Manifest | None = None
     report = ReindexReport(version=None, previous_version=base_version)
-    if layout.current_problem():
-        report.warnings.append(f"{layout.current_problem()}; repaired")
+    damaged_current = layout.current_problem()
+    if damaged_current:
+        report.warnings.append(f"{damaged_current}; repaired")
     if base_dir is not None:
         try:
             base_manifest = read_manifest(base_dir)
@@ -151,9 +185,9 @@ def _reindex_locked(
     elif base_manifest.model != embedder.name or base_manifest.dim != embedder.dim:
         report.full_rebuild = True
         report.rebuild_reason = f"model changed ({base_manifest.model} -> {embedder.name})"
-    elif base_manifest.chunker != signature:
+    elif base_manifest.chunker != wanted:
         report.full_rebuild = True
-        report.rebuild_reason = f"chunker changed ({base_manifest.chunker} -> {signature})"
+        report.rebuild_reason = "the index was built by another version of briefbot (other passage rules)"
 
     base_store = (
         Store(base_dir / STORE_FILE, readonly=True, dim=base_manifest.dim)
@@ -162,121 +196,152 @@ def _reindex_locked(
     )
     try:
         indexed = base_store.briefing_hashes() if base_store is not None else {}
+        # One file may hold several briefings (an e-mail and its attachments): files are
+        # compared and replaced by path.
+        indexed_paths: dict[str, set[str]] = {}
+        bids_of: dict[str, list[str]] = {}
+        for bid, (rel_path, sha) in indexed.items():
+            indexed_paths.setdefault(rel_path, set()).add(sha)
+            bids_of.setdefault(rel_path, []).append(bid)
 
         # 1. scan: list the corpus folder, read and hash every briefing file
         try:
             scan = scan_corpus(corpus_dir)
         except CorpusUnavailableError as exc:
             return _refuse(report, "corpus", f"{exc}; the index was left as it is", base_store, t0)
+        files = scan.files
         report.skipped.extend(scan.skipped)
         scanned: dict[str, _Scanned] = {}
-        unreadable: set[str] = set()
-        for i, (path, rel) in enumerate(scan.files):
+        unreadable: set[str] = set()  # paths
+        for i, (path, rel) in enumerate(files):
             bid = briefing_id_for(rel)
+            identity = scan.identity.get(rel)
             try:
-                data = read_bytes(path, opts.max_bytes, scan.identity.get(rel))
+                sha = hashlib.sha256(read_bytes(path, opts.max_bytes, identity)).hexdigest()
             except BriefingError as exc:
                 report.skipped.append(Skipped(rel, exc.reason))
-                unreadable.add(bid)
+                unreadable.add(rel)
                 continue
             if bid in scanned:
                 report.skipped.append(Skipped(rel, f"same briefing id as {scanned[bid].rel}; rename one"))
                 continue
-            identity = scan.identity.get(rel)
-            scanned[bid] = _Scanned(rel, bid, path, hashlib.sha256(data).hexdigest(), identity)
-            del data
-            tick("scan", i + 1, len(scan.files))
-        # Briefings in a subfolder that cannot be listed now are unreadable, not removed.
-        unreadable.update(bid for bid, (path, _) in indexed.items() if scan.under_unreadable(path))
+            scanned[bid] = _Scanned(rel, bid, path, sha, identity)
+            tick("scan", i + 1, len(files))
+        # Files in a subfolder that cannot be listed now are unreadable, not removed.
+        unreadable.update(rel for rel in indexed_paths if scan.under_unreadable(rel))
 
         rebuild = report.full_rebuild
-        to_parse = [
-            s
-            for bid, s in scanned.items()
-            if rebuild or bid not in indexed or indexed[bid] != (s.rel, s.sha256)
-        ]
+        to_parse = [s for s in scanned.values() if rebuild or indexed_paths.get(s.rel) != {s.sha256}]
+        scanned_paths = {s.rel for s in scanned.values()}
         # A briefing that became unreadable keeps its last good version (and is reported).
-        removed = [bid for bid in indexed if bid not in scanned and bid not in unreadable]
-        kept_stale = [bid for bid in indexed if bid in unreadable and bid not in scanned]
-        for bid in kept_stale:
-            report.warnings.append(
-                f"{indexed[bid][0]}: unreadable now; the previously indexed version is kept"
-            )
+        removed = [
+            bid for bid, (rel, _) in indexed.items() if rel not in scanned_paths and rel not in unreadable
+        ]
+        lost_in_rebuild = list(removed) if rebuild else []
+        if rebuild:
+            removed = []
+        for stale in sorted((unreadable - scanned_paths) & indexed_paths.keys()):
+            report.warnings.append(f"{stale}: unreadable now; the previously indexed version is kept")
 
-        # 2. parse the new and changed briefings
-        parsed: list[tuple[BriefingMeta, list[Passage]]] = []
-        failed: list[str] = []  # changed briefings that no longer parse: their old version stays
-        for i, s in enumerate(to_parse):
-            try:
-                doc = parse_briefing(s.rel, read_bytes(s.path, opts.max_bytes, s.identity), opts.max_bytes)
-                passages = make_passages(
-                    doc.meta.briefing_id, doc.text, doc.blocks, embedder.count_tokens, chunk_opts
-                )
-            except Exception as exc:  # a parser bug must not stop the other files
-                reason = (
-                    exc.reason
-                    if isinstance(exc, BriefingError)
-                    else f"could not be parsed ({type(exc).__name__}: {exc})"
-                )
-                report.skipped.append(Skipped(s.rel, reason))
-                if s.briefing_id in indexed:
-                    failed.append(s.briefing_id)
-                    report.warnings.append(f"{s.rel}: kept the previously indexed version")
-                continue
-            for w in doc.meta.warnings:
-                report.warnings.append(f"{s.rel}: {w}")
-            parsed.append((doc.meta, passages))
-            tick("parse", i + 1, len(to_parse))
+        # 2. parse the new and changed files (PDF, Word, HTML, e-mail in a limited child process)
+        parsed: list[tuple[ParsedDocument, list[Passage]]] = []
+        parsed_paths: set[str] = set()
+        failed_paths: set[str] = set()  # indexed files that no longer parse: their old version stays
+        seen: set[str] = set()
+        memo = UnreadableMemo(layout.root)
+        with ExtractionSandbox(opts.extract) as sandbox:
+            for i, s in enumerate(to_parse):
+                extracted = Path(s.rel).suffix.lower() in EXTRACTED_SUFFIXES
+                known = memo.known(s.rel, s.sha256) if extracted and not full else None
+                try:
+                    if known is not None:  # refused before and unchanged since: not again
+                        raise BriefingError(known)
+                    data = read_bytes(s.path, opts.max_bytes, s.identity)
+                    docs = sandbox.parse(s.rel, data, opts.max_bytes)
+                    items = [(doc, _passages(doc, embedder, chunk_opts)) for doc in docs]
+                except Exception as exc:  # a parser bug must not stop the other files either
+                    bad = isinstance(exc, BriefingError)
+                    reason = (
+                        exc.reason
+                        if isinstance(exc, BriefingError)
+                        else f"could not be parsed ({type(exc).__name__}: {exc})"
+                    )
+                    if extracted and bad:
+                        memo.refused(s.rel, s.sha256, reason)
+                    report.skipped.append(Skipped(s.rel, reason))
+                    if s.rel in indexed_paths:
+                        failed_paths.add(s.rel)
+                        if not rebuild:
+                            report.warnings.append(f"{s.rel}: kept the previously indexed version")
+                    continue
+                parsed_paths.add(s.rel)
+                for doc, passages in items:
+                    bid = doc.meta.briefing_id
+                    if bid in seen:
+                        report.skipped.append(Skipped(s.rel, f"briefing {bid} appears twice; rename one"))
+                        continue
+                    seen.add(bid)
+                    for w in doc.meta.warnings:
+                        report.warnings.append(f"{s.rel}: {w}")
+                    parsed.append((doc, passages))
+                tick("parse", i + 1, len(to_parse))
+        memo.save()
 
-        for meta, _ in parsed:
-            if meta.briefing_id in indexed and not rebuild:
-                report.briefings_changed.append(meta.briefing_id)
+        new_ids = {doc.meta.briefing_id for doc, _ in parsed}
+        for doc, _ in parsed:
+            if doc.meta.briefing_id in indexed and not rebuild:
+                report.briefings_changed.append(doc.meta.briefing_id)
             else:
-                report.briefings_added.append(meta.briefing_id)
-        report.briefings_removed = sorted(removed)
+                report.briefings_added.append(doc.meta.briefing_id)
+        # Briefings of a replaced file that it no longer holds (an attachment taken out).
+        replaced = [bid for rel in sorted(parsed_paths) for bid in bids_of.get(rel, [])]
+        dropped = [bid for bid in replaced if bid not in new_ids]
+        if rebuild:
+            dropped = replaced = []
+        removed = [bid for bid in removed if bid not in new_ids]
+        report.briefings_removed = sorted({*removed, *dropped})
 
         # What a full rebuild cannot re-read comes over from the live version when it can
-        # (same model and chunker): an unreadable briefing is kept, not lost.
-        carry = sorted({*kept_stale, *failed}) if rebuild else []
-        can_carry = (
-            base_manifest is not None
-            and base_manifest.model == embedder.name
-            and base_manifest.chunker == signature
-        )
-        if carry and not can_carry:
-            for bid in carry:
-                report.warnings.append(
-                    f"{indexed[bid][0]}: unreadable, and its previous version cannot be kept across "
-                    f"this rebuild ({report.rebuild_reason}): it is not in the new index"
-                )
-            carry = []
+        # (same model and passage rules): an unreadable briefing is kept, not lost.
+        carry: list[str] = []
+        if rebuild and base_manifest is not None and base_dir is not None:
+            keep = sorted(
+                {bid for rel in (unreadable | failed_paths) for bid in bids_of.get(rel, [])} - new_ids
+            )
+            same = base_manifest.model == embedder.name and base_manifest.dim == embedder.dim
+            if same and base_manifest.chunker == wanted:
+                carry = keep
+            else:
+                for bid in keep:
+                    report.warnings.append(
+                        f"{indexed[bid][0]}: unreadable, and its previous version cannot be kept across "
+                        f"this rebuild ({report.rebuild_reason}): it is not in the new index"
+                    )
 
         if not rebuild and not parsed and not removed:
-            if layout.current_problem() and base_version is not None:
+            if damaged_current and base_version is not None:
                 layout.switch(base_version)  # CURRENT was damaged: point it at the version in use
             report.changed = False
             report.version = base_version
             b, p = base_store.counts() if base_store is not None else (0, 0)
             report.briefings_total, report.passages_total = b, p
+            report.formats = _format_counts(files, report.skipped, base_store)
             report.seconds = time.perf_counter() - t0
             report.finished_at = utc_now()
             return report
 
         # The briefings of the new version, to refuse losing many of them by accident.
-        if rebuild:
-            after = {m.briefing_id for m, _ in parsed} | set(carry)
-        else:
-            after = (set(indexed) - set(removed)) | {m.briefing_id for m, _ in parsed}
-        lost = sorted(set(indexed) - after - deliberate)
+        after = (new_ids | set(carry)) if rebuild else ((set(indexed) - {*removed, *dropped}) | new_ids)
+        lost = sorted(set(indexed) - after - guard.deliberate)
         if not after:
             why = (
                 f"no briefing would be left in the index ({len(report.skipped)} file(s) skipped); "
                 "an empty index is never published"
             )
             return _refuse(report, "empty", why, base_store, t0)
-        confirmed = allow_shrink or (confirmed_loss is not None and len(lost) <= confirmed_loss)
-        if indexed and not confirmed and len(lost) / len(indexed) > opts.max_shrink:
+        if not guard.allows(len(lost), len(indexed), opts.max_shrink):
             report.would_lose = len(lost)
+            report.briefings_removed = sorted({*report.briefings_removed, *lost_in_rebuild, *lost})
             why = (
                 f"{len(lost)} of the {len(indexed)} indexed briefings would be removed "
                 f"(more than {opts.max_shrink:.0%}); if that is intended, run `briefbot index --allow-shrink` "
@@ -289,8 +354,12 @@ def _reindex_locked(
         staging = layout.staging_dir(version)
         try:
             store, vectors = _start_version(staging, base_dir if not rebuild else None, embedder.dim)
+            # A full rebuild someone asked for re-embeds everything (that is what it is for:
+            # a suspect vector file, a changed model package under the same name).
             reuse_store = (
-                base_store if base_manifest is not None and base_manifest.model == embedder.name else None
+                base_store
+                if base_manifest is not None and base_manifest.model == embedder.name and not full
+                else None
             )
             reuse_vectors = (
                 FaissVectorStore.load(base_dir / VECTORS_FILE)
@@ -299,15 +368,19 @@ def _reindex_locked(
             )
             if not rebuild:
                 # One delete for all of them: FAISS rewrites its arrays on every remove call.
-                gone = [*removed, *(m.briefing_id for m, _ in parsed if m.briefing_id in indexed)]
+                gone = [
+                    bid
+                    for bid in dict.fromkeys([*removed, *replaced, *(d.meta.briefing_id for d, _ in parsed)])
+                    if bid in indexed
+                ]
                 vids = store.delete_briefings(gone)
                 vectors.remove(vids)
                 report.passages_removed += len(vids)
-            elif carry and base_dir is not None and reuse_vectors is not None:
+            elif carry and base_dir is not None:
                 vids = store.copy_briefings(base_dir / STORE_FILE, carry)
-                vectors.add(vids, reuse_vectors.get(vids))
+                vectors.add(vids, FaissVectorStore.load(base_dir / VECTORS_FILE).get(vids))
 
-            flat = [(meta, passage) for meta, passages in parsed for passage in passages]
+            flat = [(doc.meta, passage) for doc, passages in parsed for passage in passages]
             hashes, all_vecs, sent_vecs, embedded = _embed(
                 flat,
                 embedder,
@@ -321,19 +394,29 @@ def _reindex_locked(
             tick("write", 0, 1)
             now = utc_now()
             offset = 0
-            for meta, passages in parsed:
+            for doc, passages in parsed:
                 n = len(passages)
-                store.put_briefing(meta, now, n)
+                store.put_briefing(doc.meta, now, n)
                 store.put_passages(
-                    meta, passages, hashes[offset : offset + n], sent_vecs[offset : offset + n]
+                    doc.meta, passages, hashes[offset : offset + n], sent_vecs[offset : offset + n]
                 )
+                store.put_text(doc.meta.briefing_id, doc.text, doc.pages)
                 offset += n
                 report.passages_added += n
             vectors.add([p.vid for _, p in flat], all_vecs)
+            prior_added = base_store.added_dates() if base_store is not None else {}
+            today = now[:10]
+            store.set_info(
+                ADDED_KEY,
+                json.dumps(
+                    {bid: prior_added.get(bid, today) for bid in store.briefing_hashes()}, sort_keys=True
+                ),
+            )
             b_count, p_count = store.counts()
             if p_count != len(vectors):
                 raise RuntimeError(f"index out of step: {p_count} passages but {len(vectors)} vectors")
             store.set_info("version", version)
+            report.formats = _format_counts(files, report.skipped, store)
             store.commit()
             store.close()
             vectors.save(staging / VECTORS_FILE)
@@ -348,7 +431,7 @@ def _reindex_locked(
                 created_at=now,
                 model=embedder.name,
                 dim=embedder.dim,
-                chunker=signature,
+                chunker=wanted,
                 faiss_version=faiss.__version__,
                 briefings=b_count,
                 passages=p_count,
@@ -378,6 +461,39 @@ def _refuse(report: ReindexReport, kind: str, why: str, base_store: Store | None
     report.seconds = time.perf_counter() - t0
     report.finished_at = utc_now()
     return report
+
+
+def _passages(doc: ParsedDocument, embedder: Embedder, chunk_opts: ChunkOptions) -> list[Passage]:
+    """A parsed briefing cut into passages, each with the page it starts on (PDF)."""
+    passages = make_passages(doc.meta.briefing_id, doc.text, doc.blocks, embedder.count_tokens, chunk_opts)
+    if not doc.pages:
+        return passages
+    return [dataclasses.replace(p, page=doc.page_at(p.start)) for p in passages]
+
+
+def format_of(rel_path: str) -> str:
+    """The format a briefing file is reported under: pdf, docx, html, eml, markdown, text."""
+    suffix = Path(rel_path).suffix.lower()
+    return format_label(suffix) or ("text" if suffix == ".txt" else "markdown")
+
+
+def _format_counts(
+    files: list[tuple[Path, str]], skipped: list[Skipped], store: Store | None
+) -> dict[str, dict[str, int]]:
+    """Per format: files in the corpus, briefings in the index, files skipped by this run."""
+    out: dict[str, dict[str, int]] = {}
+
+    def row(fmt: str) -> dict[str, int]:
+        return out.setdefault(fmt, {"files": 0, "briefings": 0, "skipped": 0})
+
+    for _, rel in files:
+        row(format_of(rel))["files"] += 1
+    for s in skipped:
+        row(format_of(s.path))["skipped"] += 1
+    if store is not None:
+        for path, _ in store.briefing_hashes().values():
+            row(format_of(path))["briefings"] += 1
+    return dict(sorted(out.items()))
 
 
 def _embed(
@@ -451,13 +567,18 @@ def _start_version(staging: Path, base_dir: Path | None, dim: int) -> tuple[Stor
     return Store(path), FaissVectorStore(dim)
 
 
-def rollback(layout: IndexLayout, who: str = "") -> tuple[str, str]:
-    """Make the previous version live again; returns (from_version, to_version)."""
+def rollback(layout: IndexLayout, who: str = "", to: str | None = None) -> tuple[str, str]:
+    """Make the previous version (or the kept version ``to``) live again; returns
+    (from_version, to_version)."""
     with layout.reindex_lock(who):
         current = layout.live_version()
-        target = layout.previous_version(current)
+        target = to if to is not None else layout.previous_version(current)
         if current is None or target is None:
-            raise ManifestError("no previous index version to roll back to")
+            raise ManifestError("no older index version to roll back to")
+        if target == current:
+            raise ManifestError(f"{target} is already the live version")
+        if target not in {v.version for v in layout.versions() if v.manifest is not None}:
+            raise ManifestError(f"{target} is not a kept index version")
         target_dir = layout.version_dir(target)
         verify(target_dir, read_manifest(target_dir))
         layout.switch(target)

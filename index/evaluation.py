@@ -3,7 +3,8 @@
 The set's ``corpus.jsonl`` is written out as briefing files and indexed through the product's
 own parser, chunker and index; every question goes through the product's own answering path.
 A quote is a hit when it overlaps the gold ``passage`` (sets with ``evidence.jsonl`` passages),
-else when it contains an ``answers`` string. Formats: ``../shared/eval/README.md``.
+else when it contains an ``answers`` string; natural-question sets (``index.natural_set``) need
+both: the gold paragraph and its answer string. Formats: ``../shared/eval/README.md``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from tqdm import tqdm
 from index.build import BuildOptions
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.models import Answer
+from index.natural_set import is_natural_set, load_natural
 from index.service import BriefingService, ServiceConfig
 
 KS = (1, 3, 5, 10)
@@ -40,6 +42,13 @@ class EvalQuery:
     gold_passages: list[str] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
     gold_docs: set[str] = field(default_factory=set)
+    kind: str = ""  # answerable | unanswerable | near_miss | off_topic
+    split: str | None = None  # tune | heldout (natural-question sets)
+    require_answer: bool = False  # a hit must overlap the gold passage AND contain an answer string
+
+    def __post_init__(self) -> None:
+        if not self.kind:
+            self.kind = "answerable" if self.answerable else "unanswerable"
 
 
 @dataclass
@@ -47,6 +56,34 @@ class EvalSet:
     name: str
     corpus: list[dict[str, Any]]
     queries: list[EvalQuery]
+    files: dict[str, str] = field(default_factory=dict)  # briefing files written verbatim
+
+
+def load_any(directory: Path, limit: int | None = None, shared: Path | None = None) -> EvalSet:
+    """A public set (``corpus.jsonl`` ...) or a natural-question set (``sources.json``)."""
+    if is_natural_set(directory):
+        return load_natural_set(directory, limit, shared)
+    return load_set(directory, limit)
+
+
+def load_natural_set(directory: Path, limit: int | None = None, shared: Path | None = None) -> EvalSet:
+    natural = load_natural(directory, shared)
+    queries = [
+        EvalQuery(
+            query_id=q.id,
+            text=q.text,
+            answerable=q.kind == "answerable",
+            gold_passages=[q.gold] if q.gold else [],
+            answers=[q.answer] if q.answer else [],
+            kind=q.kind,
+            split=q.split,
+            require_answer=True,
+        )
+        for q in natural.questions
+    ]
+    if limit is not None:
+        queries = queries[:limit]
+    return EvalSet(natural.name, natural.rows, queries, natural.files)
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -118,15 +155,15 @@ def _norm(text: str) -> str:
 def is_hit(quote_text: str, q: EvalQuery) -> bool:
     """A quote answers ``q``: it overlaps a gold passage, or contains an answer string."""
     qt = _norm(quote_text)
+    has_answer = any(_norm(a) and _norm(a) in qt for a in q.answers)
     if q.gold_passages:
-        for gold in q.gold_passages:
-            g = _norm(gold)
-            if qt in g or g in qt:
-                return True
-            if _overlap(qt, g) >= 0.5:
-                return True
-        return False
-    return any(_norm(a) and _norm(a) in qt for a in q.answers)
+        overlaps = any(_overlaps(qt, _norm(gold)) for gold in q.gold_passages)
+        return overlaps and (has_answer or not q.require_answer)
+    return has_answer
+
+
+def _overlaps(qt: str, g: str) -> bool:
+    return qt in g or g in qt or _overlap(qt, g) >= 0.5
 
 
 def _overlap(a: str, b: str) -> float:
@@ -172,9 +209,27 @@ def summarise(
     offtopic: list[QueryResult] | None = None,
     file_to_doc: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The ``--json`` object: hit@k, MRR@10, abstention shares, latency, counts."""
+    """The ``--json`` object: hit@k, MRR@10, abstention shares, latency, counts; per split when
+    the set has a held-out split."""
+    data = _figures(results, offtopic or [])
+    every = [r.ms for r in results + (offtopic or [])]
+    data["latency_ms_p50"] = round(statistics.median(every), 1) if every else None
+    data["latency_ms_p95"] = round(_percentile(every, 95), 1) if every else None
+    with_docs = [r for r in results if r.query.gold_docs]
+    if with_docs and file_to_doc is not None:
+        data["ndcg@10"] = round(sum(_ndcg(r, file_to_doc) for r in with_docs) / len(with_docs), 4)
+    splits = sorted({r.query.split for r in results if r.query.split})
+    if len(splits) > 1:
+        data["splits"] = {
+            name: _figures([r for r in results if r.query.split == name], []) for name in splits
+        }
+    return data
+
+
+def _figures(results: list[QueryResult], offtopic: list[QueryResult]) -> dict[str, Any]:
     answerable = [r for r in results if r.query.answerable and (r.query.gold_passages or r.query.answers)]
-    unanswerable = [r for r in results if not r.query.answerable]
+    of_kind = {kind: [r for r in results if r.query.kind == kind] for kind in ("unanswerable", "near_miss")}
+    off = offtopic + [r for r in results if r.query.kind == "off_topic"]
     n = len(answerable) or 1
     data: dict[str, Any] = {}
     for kk in KS:
@@ -182,24 +237,20 @@ def summarise(
     data["mrr@10"] = round(
         sum(1 / r.first_hit for r in answerable if r.first_hit and r.first_hit <= 10) / n, 4
     )
-    data["abstain_unanswerable"] = (
-        round(sum(r.answer.abstained for r in unanswerable) / len(unanswerable), 4) if unanswerable else None
-    )
-    data["abstain_offtopic"] = (
-        round(sum(r.answer.abstained for r in offtopic) / len(offtopic), 4) if offtopic else None
-    )
-    data["false_abstain"] = round(sum(r.answer.abstained for r in answerable) / n, 4) if answerable else None
-    every = [r.ms for r in results + (offtopic or [])]
-    data["latency_ms_p50"] = round(statistics.median(every), 1) if every else None
-    data["latency_ms_p95"] = round(_percentile(every, 95), 1) if every else None
+    data["abstain_unanswerable"] = _abstain_share(of_kind["unanswerable"])
+    data["abstain_near_miss"] = _abstain_share(of_kind["near_miss"])
+    data["abstain_offtopic"] = _abstain_share(off)
+    data["false_abstain"] = _abstain_share(answerable)
     data["queries"] = len(results)
     data["answerable"] = len(answerable)
-    data["unanswerable"] = len(unanswerable)
-    data["offtopic"] = len(offtopic or [])
-    with_docs = [r for r in results if r.query.gold_docs]
-    if with_docs and file_to_doc is not None:
-        data["ndcg@10"] = round(sum(_ndcg(r, file_to_doc) for r in with_docs) / len(with_docs), 4)
+    data["unanswerable"] = len(of_kind["unanswerable"])
+    data["near_miss"] = len(of_kind["near_miss"])
+    data["offtopic"] = len(off)
     return data
+
+
+def _abstain_share(results: list[QueryResult]) -> float | None:
+    return round(sum(r.answer.abstained for r in results) / len(results), 4) if results else None
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -248,6 +299,10 @@ def build_eval_service(
     """Index an evaluation set's corpus in ``workdir`` with the product's own pipeline."""
     corpus_dir = workdir / "corpus"
     file_to_doc = write_corpus(eval_set.corpus, corpus_dir)
+    for rel, text in eval_set.files.items():
+        path = corpus_dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
     # Questions are not dated: "today" is after every document, so "latest" means newest.
     config = ServiceConfig(corpus_dir, workdir / "index", build=build or BuildOptions())
     service = BriefingService(config, embedder, today=date.today)
@@ -267,9 +322,11 @@ def run_eval(
     index_progress: Callable[[str, int, int], None] | None = None,
     workdir: Path | None = None,
     embedder: Embedder | None = None,
+    shared: Path | None = None,
 ) -> dict[str, Any]:
-    """Index ``dataset`` into a temporary index, ask every question, return the figures."""
-    eval_set = load_set(dataset, limit)
+    """Index ``dataset`` into a temporary index (or ``workdir``, kept and updated incrementally),
+    ask every question, return the figures."""
+    eval_set = load_any(dataset, limit, shared)
     emb = embedder or SentenceTransformerEmbedder(model)
     with tempfile.TemporaryDirectory(prefix="briefbot-eval-") as tmp:
         root = workdir or Path(tmp)
@@ -300,18 +357,28 @@ def format_result(data: dict[str, Any]) -> str:
     lines = [
         f"{data.get('dataset', '')}: {data['queries']} questions over {data.get('passages', '?')} passages"
     ]
-    lines.append(
-        "  paragraph hit@1 {hit@1:.3f}  hit@3 {hit@3:.3f}  hit@5 {hit@5:.3f}  hit@10 {hit@10:.3f}  "
-        "MRR@10 {mrr@10:.3f}".format(**data)
-    )
-    for key, label in (
-        ("abstain_unanswerable", "unanswerable questions that abstain"),
-        ("abstain_offtopic", "off-topic questions that abstain"),
-        ("false_abstain", "answerable questions that wrongly abstain"),
-    ):
-        if data.get(key) is not None:
-            lines.append(f"  {label}: {data[key]:.3f}")
+    lines.extend(_figure_lines(data, "  "))
+    for name, figures in data.get("splits", {}).items():
+        lines.append(f"  {name} split ({figures['queries']} questions):")
+        lines.extend(_figure_lines(figures, "    "))
     if data.get("ndcg@10") is not None:
         lines.append(f"  document nDCG@10: {data['ndcg@10']:.3f}")
     lines.append(f"  query latency p50 {data['latency_ms_p50']} ms, p95 {data['latency_ms_p95']} ms")
     return "\n".join(lines)
+
+
+def _figure_lines(data: dict[str, Any], indent: str) -> list[str]:
+    lines = [
+        indent
+        + "paragraph hit@1 {hit@1:.3f}  hit@3 {hit@3:.3f}  hit@5 {hit@5:.3f}  hit@10 {hit@10:.3f}  "
+        "MRR@10 {mrr@10:.3f}".format(**data)
+    ]
+    for key, label in (
+        ("abstain_unanswerable", "unanswerable questions that abstain"),
+        ("abstain_near_miss", "near-miss questions that abstain"),
+        ("abstain_offtopic", "off-topic questions that abstain"),
+        ("false_abstain", "answerable questions that wrongly abstain"),
+    ):
+        if data.get(key) is not None:
+            lines.append(f"{indent}{label}: {data[key]:.3f}")
+    return lines

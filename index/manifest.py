@@ -92,6 +92,17 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write text beside ``path``, fsync it, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
 def seal(directory: Path, manifest: Manifest, file_names: list[str]) -> None:
     """Record checksums of ``file_names`` and write the manifest last: a version without a
     manifest is incomplete by definition."""
@@ -118,7 +129,15 @@ def read_manifest(directory: Path) -> Manifest:
     except TypeError as exc:  # fields missing
         raise ManifestError(f"{directory.name}: unreadable manifest ({exc})") from exc
     if manifest.format != FORMAT_VERSION:
-        raise ManifestError(f"{directory.name}: index format {manifest.format}, expected {FORMAT_VERSION}")
+        if isinstance(manifest.format, int) and manifest.format > FORMAT_VERSION:
+            raise ManifestError(
+                f"{directory.name}: built by a newer version of briefbot (index format {manifest.format}; "
+                f"this one reads {FORMAT_VERSION}): upgrade briefbot, or point BRIEFBOT_INDEX_DIR at a new folder"
+            )
+        raise ManifestError(
+            f"{directory.name}: built by an older version of briefbot (index format {manifest.format}; "
+            f"this one reads {FORMAT_VERSION}): a reindex rebuilds it"
+        )
     wrong = [name for name, kind in _FIELD_TYPES.items() if not isinstance(getattr(manifest, name), kind)]
     if "files" not in wrong and not all(isinstance(info, dict) for info in manifest.files.values()):
         wrong.append("files")

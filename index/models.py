@@ -12,6 +12,7 @@ from index import audience as audiences
 SECTION_SEPARATOR = " › "
 REPORT_MAX_ITEMS = 1000
 REPORT_MAX_CHARS = 500
+Day = date  # inside the dataclasses below a field named ``date`` hides the type
 
 Strength = Literal["strong", "weak"]
 
@@ -31,10 +32,16 @@ class BriefingMeta:
     sha256: str = ""
     size: int = 0
     warnings: tuple[str, ...] = ()
+    added: Day | None = None  # the day the index first held this briefing (not its date)
 
     @property
     def date_label(self) -> str:
         return self.date.isoformat() if self.date else "undated"
+
+    @property
+    def when_label(self) -> str:
+        """The briefing's date; when it has none, the day it was first indexed, said as such."""
+        return when_label(self.date, self.added)
 
     @property
     def is_public(self) -> bool:
@@ -70,6 +77,7 @@ class Passage:
     content_hash: str
     kind: str
     sentences: tuple[tuple[int, int], ...] = ()  # offsets relative to ``text``
+    page: int | None = None  # the page the passage starts on (PDF), else None
 
     @property
     def paragraph_label(self) -> str:
@@ -103,10 +111,23 @@ class Attribution:
     path: str
     url: str | None
     source: str | None
+    page: int | None = None  # PDF page of the quote
+    added: Day | None = None
 
     @property
     def date_label(self) -> str:
         return self.date.isoformat() if self.date else "undated"
+
+    @property
+    def when_label(self) -> str:
+        return when_label(self.date, self.added)
+
+
+def when_label(when: date | None, added: date | None) -> str:
+    """``2024-10-31``, or ``added 2025-03-01`` for an undated briefing, or ``undated``."""
+    if when is not None:
+        return when.isoformat()
+    return f"added {added.isoformat()}" if added is not None else "undated"
 
 
 @dataclass
@@ -162,12 +183,14 @@ def quote_json(q: Quote) -> dict[str, Any]:
         "briefing_id": a.briefing_id,
         "title": a.title,
         "date": a.date.isoformat() if a.date else None,
+        "added": a.added.isoformat() if a.added else None,
         "section": a.section,
         "paragraph": a.paragraph,
         "paragraph_label": a.paragraph_label,
         "path": a.path,
         "url": a.url,
         "source": a.source,
+        "page": a.page,
         "score": round(q.score, 4),
         "strength": q.strength,
         "passage_id": q.passage_id,
@@ -202,6 +225,8 @@ class ReindexReport:
     passages_total: int = 0
     passages_embedded: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    # per format ("pdf", "docx", "html", "eml", "markdown", "text"): files, indexed, skipped
+    formats: dict[str, dict[str, int]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     full_rebuild: bool = False

@@ -8,6 +8,7 @@ paragraphs, bullet lists, optional blank lines.
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import functools
 import hashlib
@@ -21,10 +22,17 @@ from typing import Any
 from markdown_it import MarkdownIt
 
 from index.audience import read_audience
+from index.formats import EXTRACTED_SUFFIXES, reader_for
 from index.frontmatter import FrontMatterError, shown, split_front_matter
 from index.models import Block, BriefingMeta
+from index.titles import filename_title, readable_title
 
-SUPPORTED_SUFFIXES = (".md", ".markdown", ".txt")
+# Bump when what parsing produces (titles, blocks, dates) changes: the manifest records it, and
+# an index built under another version is rebuilt in full.
+PARSER_VERSION = "3"  # 3: audiences fail closed, front matter with limits, lone CR, UTF-16/32
+
+TEXT_SUFFIXES = (".md", ".markdown", ".txt")
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + EXTRACTED_SUFFIXES
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 MAX_TITLE_CHARS = 300  # a title is a line; a longer one is shortened (and reported)
 MAX_SECTION_CHARS = 200  # the same for a heading, which every passage under it carries
@@ -63,8 +71,13 @@ class BriefingError(Exception):
 @dataclass(frozen=True)
 class ParsedDocument:
     meta: BriefingMeta
-    text: str
+    text: str  # the file's text, or for PDF, Word, HTML and e-mail the extracted text
     blocks: tuple[Block, ...]
+    pages: tuple[int, ...] = ()  # where each page starts in ``text`` (PDF); empty otherwise
+
+    def page_at(self, offset: int) -> int | None:
+        """The 1-based page holding character ``offset``, or None for unpaged formats."""
+        return bisect.bisect_right(self.pages, offset) or 1 if self.pages else None
 
 
 def briefing_id_for(rel_path: str) -> str:
@@ -82,6 +95,21 @@ def is_briefing_file(path: Path) -> bool:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def parse_file(rel_path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> list[ParsedDocument]:
+    """Every briefing in one file (an e-mail's attachments are briefings of their own).
+
+    Text formats are parsed here; the others go to their reader in ``index.formats``. Runs
+    in the caller's process: untrusted PDF, Word, HTML and e-mail files are read through
+    ``index.formats.sandbox``, which calls this in a child process with limits.
+    """
+    suffix = PurePosixPath(rel_path).suffix.lower()
+    if suffix in EXTRACTED_SUFFIXES:
+        if len(data) > max_bytes:
+            raise BriefingError(f"too large: {_mb(len(data))} (limit {_mb(max_bytes)})")
+        return reader_for(suffix)(rel_path, data, max_bytes)
+    return [parse_briefing(rel_path, data, max_bytes)]
 
 
 def parse_briefing(rel_path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedDocument:
@@ -102,7 +130,8 @@ def parse_briefing(rel_path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTE
         blocks, headings = _plain_blocks(text, body_start)
     if not blocks:
         raise BriefingError("no paragraphs found (only headings or front matter)")
-    meta = _build_meta(rel_path, data, front, headings)
+    lead = text[blocks[0].start : blocks[0].end]
+    meta = _build_meta(rel_path, data, front, headings, lead)
     if headings and headings[0][1] <= 1 and headings[0][0] == meta.title:
         # A leading title line ("# Title", or a lone first line) names the briefing; it is
         # not a section of it.
@@ -161,6 +190,7 @@ def _build_meta(
     data: bytes,
     front: dict[str, Any],
     headings: list[tuple[str, int]],
+    lead: str = "",
 ) -> BriefingMeta:
     warns: list[str] = []
     name = PurePosixPath(rel_path).name
@@ -171,7 +201,7 @@ def _build_meta(
         if level <= 1 and first.lower() not in GENERIC_HEADINGS:
             title = first
     if not title:
-        title = title_from_filename(name)
+        title = readable_title(name, lead)
     if len(title) > MAX_TITLE_CHARS:
         warns.append(f"title of {len(title)} characters shortened to {MAX_TITLE_CHARS}")
         title = title[: MAX_TITLE_CHARS - 1].rstrip() + "…"
@@ -205,13 +235,8 @@ def _build_meta(
 
 
 def title_from_filename(name: str) -> str:
-    stem = PurePosixPath(name).stem
-    stripped = _DATE_IN_NAME.sub("", stem).strip(" -_")
-    words = re.sub(r"[-_]+", " ", stripped or stem).strip()
-    if not words or not re.search(r"[^\W\d_]{3,}", words) or re.search(r"[0-9a-f]{8,}", words):
-        # Machine-made names ("000_457032d0") read best as they are on disk.
-        return stem
-    return words[:1].upper() + words[1:]
+    """The title a file name gives; a machine-made name ("000_457032d0") as it is on disk."""
+    return filename_title(name) or PurePosixPath(name).stem
 
 
 def date_from_filename(name: str) -> date | None:

@@ -248,6 +248,8 @@ def attribution(meta: BriefingMeta, p: Passage) -> Attribution:
         path=meta.path,
         url=meta.url,
         source=meta.source,
+        page=p.page,
+        added=meta.added,
     )
 
 

@@ -16,15 +16,17 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from index.build import REPORT_FILE, BuildOptions, Progress, reindex, rollback
+from index.build import REPORT_FILE, BuildOptions, Progress, reindex, rollback, signature
 from index.confidence import Calibration, load_calibration
 from index.corpus import read_bytes
+from index.drift import corpus_drift
 from index.embedder import Embedder
-from index.manifest import Manifest, ManifestError, write_json_atomic
+from index.manifest import Manifest, ManifestError, write_json_atomic, write_text_atomic
 from index.models import Answer, BriefingMeta, Passage, ReindexReport
 from index.parsing import BriefingError
 from index.search import LOCAL_USER, IndexVersion, Query, Searcher, SearchOptions, Viewer
 from index.versions import IndexLayout, ReindexBusyError, utc_now
+from index.whatsnew import DIGEST_BRIEFINGS, Digest, build_digest, is_whats_new
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,17 @@ class ServiceConfig:
     checks_file: Path | None = None  # question -> expected briefing; default: corpus/check_questions.jsonl
 
 
+@dataclass(frozen=True)
+class KeptVersion:
+    """An index version on disk that a rollback can restore."""
+
+    version: str
+    built_at: str
+    briefings: int
+    passages: int
+    live: bool
+
+
 @dataclass
 class Status:
     version: str | None
@@ -67,6 +80,7 @@ class Status:
     last_report: ReindexReport | None
     problems: list[str]
     versions: list[str]
+    outdated: str | None = None  # why this briefbot will rebuild the live version, if it will
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +99,7 @@ class Status:
             "last_report": self.last_report.to_json() if self.last_report else None,
             "problems": self.problems,
             "versions": self.versions,
+            "outdated": self.outdated,
         }
 
 
@@ -201,6 +216,22 @@ class BriefingService:
         )
         return self._using_searcher(lambda s: s.answer(query))
 
+    def whats_new(self, question: str, *, viewer: Viewer = LOCAL_USER, n: int | None = None) -> Digest | None:
+        """A digest of the newest briefings when ``question`` asks what is new without naming a
+        topic ("what's new this week?"); None for any other question."""
+        intent = is_whats_new(question, self._today())
+        if intent is None:
+            return None
+        s = self.searcher()
+        metas = [m for m in s.index.briefings() if viewer.may_see(m.audience)]
+        return build_digest(
+            question, intent, metas, s.index.store.briefing_passages, s.index.version, n or DIGEST_BRIEFINGS
+        )
+
+    def briefing_passages(self, briefing_id: str) -> list[Passage]:
+        """Every passage of one briefing, in order (no audience check: the caller's job)."""
+        return self.searcher().index.store.briefing_passages(briefing_id)
+
     def passage(self, passage_id: str) -> tuple[Passage, BriefingMeta] | None:
         return self._using_searcher(lambda s: s.passage(passage_id))
 
@@ -253,13 +284,14 @@ class BriefingService:
         finally:
             self._reindex_lock.release()
 
-    def rollback(self, who: str = "") -> ReindexReport:
-        """Make the previous version live again."""
+    def rollback(self, who: str = "", to: str | None = None) -> ReindexReport:
+        """Make the previous version (or the kept version ``to``) live again; the report warns
+        when the corpus folder no longer matches the restored index."""
         if not self._reindex_lock.acquire(blocking=False):
             raise ReindexBusyError(self.layout.lock_holder() or {"who": "this process"})
         try:
             before = self._searcher_or_none()
-            old, new = rollback(self.layout, who)
+            old, new = rollback(self.layout, who, to)
             after = self.searcher()
             b, p = after.index.store.counts()
             report = ReindexReport(
@@ -270,6 +302,11 @@ class BriefingService:
                 rolled_back=True,
             )
             report.finished_at = utc_now()
+            drift = corpus_drift(
+                self.config.corpus_dir, after.index.store.briefing_hashes(), self.config.build
+            )
+            if drift.any:
+                report.warnings.append(drift.describe())
             report.check_changes = self._run_checks(before, after)
             self._save_report(report)
             return report
@@ -277,13 +314,37 @@ class BriefingService:
             self._reindex_lock.release()
 
     def ensure_index(self, progress: Progress | None = None) -> ReindexReport | None:
-        """Build the index if there is none; returns the report when one was built.
+        """Build the index if there is none, or rebuild it when an older version of briefbot
+        (or another model) built it; returns the report when one was built.
 
         At start, also removes what an interrupted reindex left half-built."""
         if self.has_index():
             self.clean_abandoned()
-            return None
+            if self.outdated() is None:
+                return None
+            return self.reindex(progress=progress, who="upgrade")
         return self.reindex(progress=progress, who="first run")
+
+    def outdated(self) -> str | None:
+        """Why the live version must be rebuilt before this version of briefbot serves it, or None."""
+        manifest = self.searcher().index.manifest
+        if manifest.model != self.embedder.name or manifest.dim != self.embedder.dim:
+            return f"it was built with another model ({manifest.model})"
+        if manifest.chunker != signature(self.config.build, self.embedder):
+            return "it was built by another version of briefbot (other passage rules)"
+        return None
+
+    def kept_versions(self) -> list[KeptVersion]:
+        """Every complete version on disk, newest first, with when it was built and its size."""
+        live = self.layout.current_version()
+        out = [
+            KeptVersion(
+                v.version, v.manifest.created_at, v.manifest.briefings, v.manifest.passages, v.version == live
+            )
+            for v in self.layout.versions()
+            if v.manifest is not None
+        ]
+        return sorted(out, key=lambda k: k.version, reverse=True)
 
     def clean_abandoned(self) -> list[str]:
         """Remove half-built (or half-deleted) versions left by a reindex that was killed;
@@ -324,12 +385,36 @@ class BriefingService:
         own = _read_report(self.layout.version_dir(live) / REPORT_FILE)
         return own if own is not None else last
 
+    @property
+    def checks_path(self) -> Path:
+        return self.config.checks_file or self.config.corpus_dir / CHECKS_FILE
+
+    def add_check(self, question: str, briefing_id: str, passage_id: str | None = None) -> bool:
+        """Save a check question (its right briefing, and passage): from then on a reindex
+        report says when its top passage changes. False when it is there already."""
+        question = " ".join(question.split())
+        if any(c["question"] == question for c in self._checks()):
+            return False
+        path = self.checks_path
+        try:
+            text = read_bytes(path, CHECKS_MAX_BYTES).decode("utf-8", errors="replace")
+        except BriefingError:
+            text = ""  # missing (or not a plain file: it is replaced by one)
+        if text and not text.endswith("\n"):
+            text += "\n"
+        row = {"question": question, "briefing_id": briefing_id}
+        if passage_id:
+            row["passage_id"] = passage_id
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, text + json.dumps(row, ensure_ascii=False) + "\n")
+        return True
+
     def _checks(self) -> list[dict[str, str]]:
         """The saved check questions (at most ``MAX_CHECKS``). The default file lives in the
         corpus folder, which others may write to: it is read like a briefing (a regular file,
         not through a link, of bounded size)."""
         configured = self.config.checks_file
-        path = configured or self.config.corpus_dir / CHECKS_FILE
+        path = self.checks_path
         out: list[dict[str, str]] = []
         try:
             if configured is not None:
@@ -385,11 +470,13 @@ class BriefingService:
         manifest: Manifest | None = None
         briefings = passages = 0
         version: str | None = None
+        outdated: str | None = None
         try:
             s = self.searcher()
             manifest = s.index.manifest
             version = s.index.version
             briefings, passages = manifest.briefings, manifest.passages
+            outdated = self.outdated()
         except NoIndexError as exc:
             if not self.problems:
                 self.problems = [str(exc)]
@@ -411,6 +498,7 @@ class BriefingService:
             last_report=self.last_report(version),
             problems=list(self.problems),
             versions=[v.version for v in self.layout.versions() if v.manifest is not None],
+            outdated=outdated,
         )
 
 

@@ -7,6 +7,7 @@ transactions, so lexical and stored text can never drift apart. Row ids are the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sqlite3
@@ -22,6 +23,7 @@ from index.models import BriefingMeta, Passage
 
 SCHEMA_VERSION = 1
 FTS_TITLE_CHARS = 300
+ADDED_KEY = "added"  # info key: JSON {briefing_id: "YYYY-MM-DD"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS briefings (
@@ -55,7 +57,8 @@ CREATE TABLE IF NOT EXISTS passages (
     embed_hash TEXT NOT NULL,
     kind TEXT NOT NULL,
     sentences TEXT NOT NULL DEFAULT '[]',
-    sent_vecs BLOB  -- float16 vectors of the sentences, when a passage has several
+    sent_vecs BLOB,  -- float16 vectors of the sentences, when a passage has several
+    page INTEGER  -- the PDF page the passage starts on
 );
 CREATE INDEX IF NOT EXISTS passages_by_briefing ON passages(briefing_id, ordinal);
 CREATE INDEX IF NOT EXISTS passages_by_embed ON passages(embed_hash);
@@ -63,6 +66,13 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     title, section, body, tokenize = 'porter unicode61 remove_diacritics 2'
 );
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- The text passages are spans of: the file's text, or the text extracted from a PDF, Word,
+-- HTML or e-mail file, so every view of a briefing shows the same words.
+CREATE TABLE IF NOT EXISTS briefing_texts (
+    briefing_id TEXT PRIMARY KEY REFERENCES briefings(briefing_id) ON DELETE CASCADE,
+    text TEXT NOT NULL,
+    pages TEXT NOT NULL DEFAULT '[]'
+);
 """
 
 # Function words carry no evidence and make OR queries slow on big corpora.
@@ -257,13 +267,16 @@ class Store:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        self._cols = _PASSAGE_COLS
         if not readonly:
             with self.connect() as con:
                 con.executescript(_SCHEMA)
+                _add_page_column(con)
                 con.execute(
                     "INSERT OR IGNORE INTO info(key, value) VALUES('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
                 )
+            self._cols = _PASSAGE_COLS
 
     def connect(self) -> sqlite3.Connection:
         con: sqlite3.Connection | None = getattr(self._local, "con", None)
@@ -275,10 +288,16 @@ class Store:
                 con.execute("PRAGMA journal_mode=DELETE")
                 con.execute("PRAGMA synchronous=FULL")
             con.execute("PRAGMA foreign_keys=ON")
+            # A version written before passages had pages reads them as NULL.
+            self._cols = _PASSAGE_COLS if _has_page_column(con) else _PASSAGE_COLS_NO_PAGE
             self._local.con = con
             with self._all_lock:
                 self._all.append(con)
         return con
+
+    def _columns(self) -> str:
+        self.connect()
+        return self._cols
 
     def close(self) -> None:
         with self._all_lock:
@@ -323,8 +342,8 @@ class Store:
         sents = sentence_vectors if sentence_vectors is not None else [None] * len(passages)
         con.executemany(
             """INSERT INTO passages (vid, passage_id, briefing_id, ordinal, paragraph, paragraph_end, part,
-            section, start, "end", text, content_hash, embed_hash, kind, sentences, sent_vecs)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            section, start, "end", text, content_hash, embed_hash, kind, sentences, sent_vecs, page)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             [
                 (
                     p.vid,
@@ -343,6 +362,7 @@ class Store:
                     p.kind,
                     json.dumps([list(x) for x in p.sentences]),
                     pack_vectors(sv),
+                    p.page,
                 )
                 for p, h, sv in zip(passages, embed_hashes, sents, strict=True)
             ],
@@ -354,6 +374,25 @@ class Store:
             "INSERT INTO passages_fts(rowid, title, section, body) VALUES (?,?,?,?)",
             [(p.vid, title, " ".join(p.section), p.text) for p in passages],
         )
+
+    def put_text(self, briefing_id: str, text: str, pages: Sequence[int] = ()) -> None:
+        """The briefing's whole text (passages are spans of it) and where its pages start."""
+        self.connect().execute(
+            "INSERT OR REPLACE INTO briefing_texts(briefing_id, text, pages) VALUES (?,?,?)",
+            (briefing_id, text, json.dumps(list(pages))),
+        )
+
+    def briefing_text(self, briefing_id: str) -> tuple[str, list[int]] | None:
+        """The text a briefing's passages are spans of, and its page starts; None if not kept."""
+        try:
+            row = (
+                self.connect()
+                .execute("SELECT text, pages FROM briefing_texts WHERE briefing_id=?", (briefing_id,))
+                .fetchone()
+            )
+        except sqlite3.OperationalError:  # a version written before texts were kept
+            return None
+        return (str(row[0]), [int(x) for x in json.loads(str(row[1]))]) if row else None
 
     def delete_briefing(self, briefing_id: str) -> list[int]:
         """Remove a briefing with its passages; returns the removed vids."""
@@ -374,6 +413,7 @@ class Store:
             (ids,),
         )
         con.execute(f"DELETE FROM passages WHERE briefing_id IN ({chosen})", (ids,))
+        con.execute(f"DELETE FROM briefing_texts WHERE briefing_id IN ({chosen})", (ids,))
         con.execute(f"DELETE FROM briefings WHERE briefing_id IN ({chosen})", (ids,))
         return vids
 
@@ -399,6 +439,11 @@ class Store:
                 f"FROM src.passages_fts WHERE rowid IN (SELECT vid FROM src.passages WHERE briefing_id IN ({chosen}))",
                 (ids,),
             )
+            with contextlib.suppress(sqlite3.OperationalError):  # a version written before texts were kept
+                con.execute(
+                    f"INSERT INTO briefing_texts SELECT * FROM src.briefing_texts WHERE briefing_id IN ({chosen})",
+                    (ids,),
+                )
             vids = [
                 r[0] for r in con.execute(f"SELECT vid FROM passages WHERE briefing_id IN ({chosen})", (ids,))
             ]
@@ -431,8 +476,9 @@ class Store:
         return {r[0]: (r[1], r[2]) for r in rows}
 
     def briefings(self) -> list[BriefingMeta]:
+        added = self.added_dates()
         rows = self.connect().execute(f"SELECT {_BRIEFING_COLS} FROM briefings ORDER BY date DESC, title")
-        return [_meta(r) for r in rows]
+        return [_meta(r, added) for r in rows]
 
     def briefing(self, briefing_id: str) -> BriefingMeta | None:
         row = (
@@ -440,7 +486,25 @@ class Store:
             .execute(f"SELECT {_BRIEFING_COLS} FROM briefings WHERE briefing_id=?", (briefing_id,))
             .fetchone()
         )
-        return _meta(row) if row else None
+        return _meta(row, self.added_dates()) if row else None
+
+    def added_dates(self) -> dict[str, str]:
+        """briefing_id -> the day (YYYY-MM-DD) an index first held it.
+
+        Kept in ``info`` and carried from version to version; a briefing an older index lacks
+        a record for counts from when it was last indexed.
+        """
+        con = self.connect()
+        out = {
+            str(bid): str(at)[:10] for bid, at in con.execute("SELECT briefing_id, indexed_at FROM briefings")
+        }
+        try:
+            recorded = json.loads(self.info(ADDED_KEY) or "{}")
+        except ValueError:
+            recorded = {}
+        if isinstance(recorded, dict):
+            out.update({str(k): str(v)[:10] for k, v in recorded.items() if str(k) in out})
+        return out
 
     def passages(self, vids: Iterable[int]) -> dict[int, StoredPassage]:
         ids = list(vids)
@@ -449,7 +513,7 @@ class Store:
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            for row in con.execute(f"SELECT {_PASSAGE_COLS} FROM passages WHERE vid IN ({marks})", chunk):
+            for row in con.execute(f"SELECT {self._columns()} FROM passages WHERE vid IN ({marks})", chunk):
                 sp = _stored(row, self.dim)
                 out[sp.passage.vid] = sp
         return out
@@ -457,27 +521,27 @@ class Store:
     def passage_by_id(self, passage_id: str) -> StoredPassage | None:
         row = (
             self.connect()
-            .execute(f"SELECT {_PASSAGE_COLS} FROM passages WHERE passage_id=?", (passage_id,))
+            .execute(f"SELECT {self._columns()} FROM passages WHERE passage_id=?", (passage_id,))
             .fetchone()
         )
         return _stored(row, self.dim) if row else None
 
     def briefing_passages(self, briefing_id: str) -> list[Passage]:
         rows = self.connect().execute(
-            f"SELECT {_PASSAGE_COLS} FROM passages WHERE briefing_id=? ORDER BY ordinal", (briefing_id,)
+            f"SELECT {self._columns()} FROM passages WHERE briefing_id=? ORDER BY ordinal", (briefing_id,)
         )
         return [_stored(r, self.dim).passage for r in rows]
 
     def neighbours(self, briefing_id: str, ordinal: int, before: int = 1, after: int = 1) -> list[Passage]:
         rows = self.connect().execute(
-            f"SELECT {_PASSAGE_COLS} FROM passages WHERE briefing_id=? AND ordinal BETWEEN ? AND ? "
+            f"SELECT {self._columns()} FROM passages WHERE briefing_id=? AND ordinal BETWEEN ? AND ? "
             "ORDER BY ordinal",
             (briefing_id, ordinal - before, ordinal + after),
         )
         return [_stored(r, self.dim).passage for r in rows]
 
     def iter_passages(self) -> Iterator[StoredPassage]:
-        for row in self.connect().execute(f"SELECT {_PASSAGE_COLS} FROM passages ORDER BY vid"):
+        for row in self.connect().execute(f"SELECT {self._columns()} FROM passages ORDER BY vid"):
             yield _stored(row, self.dim)
 
     def vids_by_embed_hash(self, hashes: Iterable[str]) -> dict[str, int]:
@@ -564,13 +628,25 @@ class Store:
 
 
 _BRIEFING_COLS = "briefing_id, path, title, date, source, url, tags, audience, sha256, size, warnings"
-_PASSAGE_COLS = (
+_PASSAGE_COLS_NO_PAGE = (
     'vid, passage_id, briefing_id, ordinal, paragraph, paragraph_end, part, section, start, "end", '
     "text, content_hash, embed_hash, kind, sentences, sent_vecs"
 )
+_PASSAGE_COLS = _PASSAGE_COLS_NO_PAGE + ", page"
 
 
-def _meta(row: Sequence[object]) -> BriefingMeta:
+def _has_page_column(con: sqlite3.Connection) -> bool:
+    return any(row[1] == "page" for row in con.execute("PRAGMA table_info(passages)"))
+
+
+def _add_page_column(con: sqlite3.Connection) -> None:
+    """Bring a store copied from an older version up to date (the column is then NULL)."""
+    if not _has_page_column(con):
+        con.execute("ALTER TABLE passages ADD COLUMN page INTEGER")
+
+
+def _meta(row: Sequence[object], added: dict[str, str] | None = None) -> BriefingMeta:
+    first = (added or {}).get(str(row[0]))
     return BriefingMeta(
         briefing_id=str(row[0]),
         path=str(row[1]),
@@ -583,7 +659,15 @@ def _meta(row: Sequence[object]) -> BriefingMeta:
         sha256=str(row[8]),
         size=int(str(row[9])),
         warnings=tuple(json.loads(str(row[10]))),
+        added=_day(first),
     )
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def _stored(row: Sequence[object], dim: int = 0) -> StoredPassage:
@@ -602,5 +686,6 @@ def _stored(row: Sequence[object], dim: int = 0) -> StoredPassage:
         content_hash=str(row[11]),
         kind=str(row[13]),
         sentences=tuple((int(a), int(b)) for a, b in json.loads(str(row[14]))),
+        page=int(str(row[16])) if len(row) > 16 and row[16] is not None else None,
     )
     return StoredPassage(passage=p, embed_hash=str(row[12]), sentence_vectors=unpack_vectors(row[15], dim))  # type: ignore[arg-type]

@@ -183,9 +183,10 @@ class IndexLayout:
             if cand is not None and cand.manifest is not None:
                 return parent
             parent = cand.manifest.parent if cand and cand.manifest else None
-        # No recorded parent: fall back to the newest other complete version.
-        older = [v.version for v in by_id.values() if v.manifest and v.version != version]
-        return older[-1] if older else None
+        # No recorded parent: the newest complete version older than this one. Never a newer
+        # one: rolling back again and again must stop at the oldest, not cycle forward.
+        older = [v.version for v in by_id.values() if v.manifest and v.version < version]
+        return max(older) if older else None
 
     def fallbacks(self, version: str) -> list[str]:
         """Other versions to serve when ``version`` is unusable, best first: those it was built

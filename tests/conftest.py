@@ -10,10 +10,26 @@ from pathlib import Path
 import pytest
 
 from bot.handlers import Handlers
+from bot.trash import Trash
 from index.build import BuildOptions
 from index.confidence import Calibration
 from index.service import BriefingService, ServiceConfig
 from tests.fakes import FakeEmbedder
+
+pytest_plugins = ("tests.pgserver",)
+
+try:  # the PostgreSQL tests import the backend, which needs the postgres extra
+    import psycopg  # noqa: F401
+
+    PG_MISSING = ""
+except ImportError:
+    PG_MISSING = "PostgreSQL backend tests not collected: psycopg is not installed (pip install -e '.[test]')"
+    collect_ignore_glob = ["test_pg_*.py"]
+
+
+def pytest_report_header() -> list[str]:
+    return [PG_MISSING] if PG_MISSING else []
+
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_CORPUS = REPO / "corpus"
@@ -58,5 +74,5 @@ def service(corpus: Path, tmp_path: Path, fake_embedder: FakeEmbedder) -> Iterat
 
 
 @pytest.fixture
-def handlers(service: BriefingService) -> Handlers:
-    return Handlers(service)
+def handlers(service: BriefingService, tmp_path: Path) -> Handlers:
+    return Handlers(service, Trash(tmp_path / "trash"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ def test_ask_json_builds_the_index_first_and_prints_one_json_object(
     assert isinstance(data["abstained"], bool) and data["index_version"]
     assert len(data["quotes"]) == 3
     assert data["quotes"][0]["path"] == "000_457032d09a867f08.txt"
+    assert data["quotes"][0]["page"] is None  # a page only for PDF briefings
 
 
 def test_index_json_reports_the_contract_keys(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -77,13 +79,17 @@ async def run_lines(handlers: Handlers, *lines: str) -> str:
 async def test_console_answers_a_plain_question_with_attributed_quotes(handlers: Handlers) -> None:
     text = await run_lines(handlers, "What did Iran supply to Russia?")
     assert "Iran provided missiles and drones" in text
-    assert "— 000_457032d09a867f08 (undated), Russia’s International Lifelines, ¶ 9" in text
+    added = datetime.now(UTC).date().isoformat()  # undated: the day it was indexed, said as such
+    assert (
+        "— North Korean troops, equipped with Russian uniforms and gear, inch closer to Ukraine "
+        f"(added {added}), Russia’s International Lifelines, ¶ 9"
+    ) in text
 
 
 async def test_console_runs_status_and_reindex_like_the_bot(handlers: Handlers) -> None:
     text = await run_lines(handlers, "/status", "/reindex")
     assert "12 briefings" in text
-    assert "Index already up to date" in text
+    assert "Nothing to update" in text
 
 
 async def test_console_shows_context_around_a_quote(handlers: Handlers) -> None:
@@ -111,3 +117,12 @@ def test_index_rollback_makes_the_previous_version_live(
     assert (rolled["previous_version"], rolled["version"]) == (second["version"], first)
     cli.main(["status", "--json"])
     assert json.loads(capsys.readouterr().out)["version"] == first
+
+
+async def test_console_answers_whats_new_with_the_newest_briefings(handlers: Handlers) -> None:
+    text = await run_lines(handlers, "What's new?")
+    assert text.startswith("The 5 newest briefings, with their key takeaways (quoted):")
+    assert (
+        "[1] North Korean troops, equipped with Russian uniforms and gear, inch closer to Ukraine (added "
+        in text
+    )

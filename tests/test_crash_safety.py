@@ -411,7 +411,9 @@ def _delete_vectors(d: Path) -> None:
 def _flip_store_bytes(d: Path) -> None:
     path = d / "store.sqlite3"
     data = bytearray(path.read_bytes())
-    data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+    mid = len(data) // 2
+    # Inverted, not zeroed: the middle of the file may be a free page that is zeros already.
+    data[mid : mid + 64] = bytes(b ^ 0xFF for b in data[mid : mid + 64])
     path.write_bytes(bytes(data))
 
 

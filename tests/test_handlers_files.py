@@ -50,9 +50,9 @@ async def test_add_briefing_leaves_no_temporary_file(handlers: Handlers, corpus:
         ("back\\slash.md", "looks like a path"),
         ("..md", "looks like a path"),
         (".hidden.md", "hidden"),
-        ("report.pdf", "only .md and .txt"),
-        ("report.markdown", "only .md and .txt"),
-        ("report", "only .md and .txt"),
+        ("report.odt", r"only \.md, \.txt, \.pdf, \.docx, \.html and \.eml"),
+        ("report.rtf", "only .md"),
+        ("report", "only .md"),
         ("spaced name.md", "not allowed"),
         ("caf\u00e9.md", "not allowed"),
         ("-dash-first.md", "not allowed"),
@@ -64,6 +64,18 @@ async def test_add_briefing_leaves_no_temporary_file(handlers: Handlers, corpus:
 def test_unsafe_or_unsupported_names_are_refused(name: str, says: str) -> None:
     with pytest.raises(UserFacingError, match=says):
         check_upload(name, 100, 10_000)
+
+
+@pytest.mark.parametrize(
+    "name", ["report.pdf", "report.docx", "page.html", "page.htm", "mail.eml", "notes.markdown"]
+)
+def test_every_supported_format_may_be_uploaded(name: str) -> None:
+    assert check_upload(name, 100, 10_000) == name
+
+
+def test_an_attachment_declared_as_an_image_is_refused_before_download() -> None:
+    with pytest.raises(UserFacingError, match="an image file, not a briefing"):
+        check_upload("report.pdf", 100, 10_000, "image/png")
 
 
 def test_size_is_checked_against_the_limit_before_any_content() -> None:

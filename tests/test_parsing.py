@@ -51,10 +51,13 @@ def test_every_block_is_an_exact_slice_of_the_file() -> None:
         assert doc.text[b.start : b.end].strip() == doc.text[b.start : b.end]
 
 
-def test_user_briefing_without_front_matter_is_undated_and_titled_by_file_name() -> None:
+def test_user_briefing_without_front_matter_is_undated_and_titled_by_its_lead_sentence() -> None:
     doc = parse_briefing(USER_BRIEFING.name, USER_BRIEFING.read_bytes())
     assert doc.meta.date is None
-    assert doc.meta.title == "000_457032d09a867f08"
+    assert (
+        doc.meta.title
+        == "North Korean troops, equipped with Russian uniforms and gear, inch closer to Ukraine"
+    )
     assert doc.meta.briefing_id == "000_457032d09a867f08"
 
 

@@ -20,6 +20,7 @@ from bot.checks import (
     NO_MENTIONS,
     PUBLIC_DEFER,
     app,
+    drop_public_placeholder,
     error_text,
     message_in_scope,
     viewer_for,
@@ -27,7 +28,24 @@ from bot.checks import (
 )
 from bot.errors import UserFacingError
 from bot.handlers import MAX_QUESTION_CHARS, parse_date_option
-from bot.views import AnswerRecord, briefing_options, compose_answer, send_answer
+from bot.threads import (
+    first_question,
+    follow_up,
+    follow_up_heading,
+    is_answer_thread,
+    open_thread,
+    opens_threads,
+    shorten,
+)
+from bot.views import (
+    AnswerRecord,
+    answers_in_public,
+    briefing_options,
+    compose_answer,
+    compose_digest,
+    send_answer,
+)
+from index.whatsnew import Digest
 
 if TYPE_CHECKING:
     from bot.client import BriefBot
@@ -36,6 +54,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _MENTION = re.compile(r"<@!?\d+>")
+NOTE_SECONDS = 60  # how long a short note (an error, a non-answer) stays in a channel
+NO_CONFIDENT_ANSWER = (
+    "No confident answer in the briefings. `/ask` with `private: True` shows you the closest passages."
+)
 
 
 def _cooldown_error(bot: BriefBot, retry_after: float) -> app_commands.CommandOnCooldown:
@@ -86,37 +108,36 @@ class AskCog(commands.Cog):
         since: str | None = None,
         private: bool = False,
     ) -> None:
-        await self.answer(interaction, question, briefing, since, private=private)
-
-    async def answer(
-        self,
-        interaction: discord.Interaction[Any],
-        question: str,
-        briefing: str | None,
-        since: str | None,
-        *,
-        private: bool,
-    ) -> None:
-        """Acknowledge, ask, send the quotes: the body of ``/ask`` (in a server or a DM)."""
         since_date = parse_date_option(since)  # a typo is refused before anything is shown
         await interaction.response.defer(ephemeral=private, thinking=True)
         if not private:
             interaction.extras[PUBLIC_DEFER] = True
-        answer = await self.bot.handlers.ask(
-            question,
-            viewer=viewer_for(interaction, public=not private),
-            briefing_id=briefing,
-            since=since_date,
+        viewer = viewer_for(interaction, public=not private)
+        heading = _question_line(question)
+        asked = question
+        if is_answer_thread(self.bot, interaction.channel):
+            first = await first_question(self.bot, interaction.channel)  # type: ignore[arg-type]
+            asked, heading = follow_up(first, question), follow_up_heading(first, question)
+        elif briefing is None and since_date is None:
+            digest = await self.bot.handlers.whats_new(question, viewer=viewer)
+            if digest is not None:
+                await send_digest(interaction, digest, question, private=private)
+                return
+        answer = await self.bot.handlers.ask(asked, viewer=viewer, briefing_id=briefing, since=since_date)
+        record = AnswerRecord(
+            asked, briefing, since_date.isoformat() if since_date else None, asker_id=interaction.user.id
         )
-        record = AnswerRecord(question, briefing, since_date.isoformat() if since_date else None)
-        await send_answer(interaction, answer, record, private=private, heading=_question_line(question))
+        sent = await send_answer(interaction, answer, record, private=private, heading=heading)
+        channel = interaction.channel
+        if sent is not None and isinstance(channel, discord.TextChannel) and opens_threads(self.bot, channel):
+            await open_thread(channel, sent.id, question)
 
     @ask.autocomplete("briefing")
     async def _briefing_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        private = bool(getattr(interaction.namespace, "private", False))
         # A public answer may only use public briefings: offer only those unless private is set.
+        private = bool(getattr(interaction.namespace, "private", False))
         return await briefing_options(self.bot.handlers, viewer_for(interaction, public=not private), current)
 
     async def ask_message(self, interaction: discord.Interaction[Any], message: discord.Message) -> None:
@@ -124,55 +145,96 @@ class AskCog(commands.Cog):
         question = " ".join(message.content.split())
         if not question:
             raise UserFacingError("That message has no text to ask about.")
-        question = _shorten(question, MAX_QUESTION_CHARS)
+        question = shorten(question, MAX_QUESTION_CHARS)
         await interaction.response.defer(ephemeral=True, thinking=True)
         answer = await self.bot.handlers.ask(question, viewer=viewer_for(interaction, public=False))
         await send_answer(
-            interaction, answer, AnswerRecord(question), private=True, heading=_question_line(question)
+            interaction,
+            answer,
+            AnswerRecord(question, asker_id=interaction.user.id),
+            private=True,
+            heading=_question_line(question),
         )
 
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
-        """With ``mention_replies`` on, "@briefbot question" is answered in the channel."""
+        """A message typed in an answer thread is a follow-up question; with ``mention_replies``
+        on, "@briefbot question" elsewhere is answered in the channel."""
         me = self.bot.user
-        if not self.bot.settings.mention_replies or me is None or message.author.bot:
+        if me is None or message.author.bot:
             return
-        if me not in message.mentions or not message_in_scope(message, self.bot.settings):
+        if not message_in_scope(message, self.bot.settings):
             return
-        question = _shorten(" ".join(_MENTION.sub(" ", message.content).split()), MAX_QUESTION_CHARS)
-        try:
-            await self._answer_mention(message, question)
-        except Exception as exc:
-            text = error_text(exc)
-            if text is None:
-                log.exception("error answering a mention from %s", message.author)
-                text = GENERIC_FAILURE
-            await message.reply(text, allowed_mentions=NO_MENTIONS, mention_author=False)
+        question = shorten(" ".join(_MENTION.sub(" ", message.content).split()), MAX_QUESTION_CHARS)
+        if is_answer_thread(self.bot, message.channel):
+            if question:
+                first = await first_question(self.bot, message.channel)  # type: ignore[arg-type]
+                await answer_message(self.bot, message, question, first)
+            return
+        if self.bot.settings.mention_replies and me in message.mentions:
+            await answer_message(self.bot, message, question)
 
-    async def _answer_mention(self, message: discord.Message, question: str) -> None:
-        retry_after = self.bot.ask_limiter.hit(message.author.id)
-        if retry_after:
-            raise _cooldown_error(self.bot, retry_after)
-        public = message.guild is not None
-        viewer = viewer_of(message.author, self.bot.settings, public=public)
-        async with message.channel.typing():
-            answer = await self.bot.handlers.ask(question, viewer=viewer)
-        msg, view = await compose_answer(self.bot, answer, AnswerRecord(question), private=False)
+
+async def answer_message(
+    bot: BriefBot, message: discord.Message, question: str, first: str | None = None
+) -> None:
+    """Reply to a typed question (a mention, or a follow-up in an answer thread; ``first`` is
+    the thread's first question). Errors and non-answers are short replies that go away."""
+    try:
+        await _reply_with_answer(bot, message, question, first)
+    except Exception as exc:
+        text = error_text(exc)
+        if text is None:
+            log.exception("error answering a message from %s", message.author)
+            text = GENERIC_FAILURE
         await message.reply(
-            content=msg.content,
-            embeds=msg.embeds,
-            view=view,
-            allowed_mentions=NO_MENTIONS,
-            mention_author=False,
+            text, allowed_mentions=NO_MENTIONS, mention_author=False, delete_after=NOTE_SECONDS
         )
 
 
+async def _reply_with_answer(
+    bot: BriefBot, message: discord.Message, question: str, first: str | None
+) -> None:
+    retry_after = bot.ask_limiter.hit(message.author.id)
+    if retry_after:
+        raise _cooldown_error(bot, retry_after)
+    public = message.guild is not None
+    viewer = viewer_of(message.author, bot.settings, public=public)
+    asked = follow_up(first, question) if first else question
+    record = AnswerRecord(asked, asker_id=message.author.id)
+    digest = None if first else await bot.handlers.whats_new(question, viewer=viewer)
+    if digest is not None and digest.items:
+        msg, view = await compose_digest(bot, digest, record, private=not public)
+    else:
+        async with message.channel.typing():
+            answer = await bot.handlers.ask(asked, viewer=viewer)
+        if public and not answers_in_public(answer):
+            # Nobody else needs a non-answer in the channel: a short note that goes away.
+            raise UserFacingError(NO_CONFIDENT_ANSWER)
+        heading = follow_up_heading(first, question) if first else None
+        msg, view = await compose_answer(bot, answer, record, private=not public, heading=heading)
+    await message.reply(
+        content=msg.content,
+        embeds=msg.embeds,
+        view=view,
+        allowed_mentions=NO_MENTIONS,
+        mention_author=False,
+    )
+
+
+async def send_digest(
+    interaction: discord.Interaction[Any], digest: Digest, question: str, *, private: bool
+) -> None:
+    """Follow up with the newest briefings (to the asker alone when there are none)."""
+    if not digest.items and not private:
+        await drop_public_placeholder(interaction)
+        private = True
+    record = AnswerRecord(question, asker_id=interaction.user.id)
+    msg, view = await compose_digest(app(interaction), digest, record, private=private)
+    await interaction.followup.send(
+        content=msg.content, embeds=msg.embeds, view=view, ephemeral=private, allowed_mentions=NO_MENTIONS
+    )
+
+
 def _question_line(question: str) -> str:
-    return "Question: " + _shorten(question, 300)
-
-
-def _shorten(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    return (cut.rsplit(" ", 1)[0] if " " in cut else cut) + "…"
+    return "Question: " + shorten(question, 300)

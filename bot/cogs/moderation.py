@@ -1,8 +1,10 @@
-"""Moderating: ``/reindex``, ``/briefing add|remove|list`` and ``/status``.
+"""Moderating: ``/reindex``, ``/briefing add|remove|restore|list`` and ``/status``.
 
 Moderators only: ``default_permissions(manage_guild=True)`` hides the commands from others and
-the ``is_moderator`` check enforces it (Manage Server, or a role in ``moderator_roles``).
-Reports go to the person and, when configured, to the mod-log channel.
+the ``is_moderator`` check enforces it (Manage Server, or a role in ``moderator_roles``); the
+buttons and menus these commands show check again when clicked. Reports go to the person and,
+when something changed, to the mod-log channel. A removal asks first and keeps the file in the
+trash; a rollback offers the kept versions.
 """
 
 from __future__ import annotations
@@ -10,20 +12,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import threading
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot import embeds
-from bot.checks import NO_MENTIONS, is_moderator, member_is_moderator
+from bot import embeds, render
+from bot.checks import (
+    NO_MENTIONS,
+    app,
+    guarded,
+    interaction_in_scope,
+    is_moderator,
+    member_is_moderator,
+    refuse_out_of_scope,
+    require_moderator,
+)
+from bot.discord_status import discord_lines
+from bot.errors import UserFacingError
 from bot.handlers import check_upload
-from bot.views import PublishAnywayButton, briefing_options, briefings_list
+from bot.reader import briefing_key
+from bot.views import PublishAnywayButton, _Button, briefing_options, briefings_list
 from index.models import ReindexReport
 from index.search import Viewer
+from index.service import KeptVersion
 
 if TYPE_CHECKING:
     from bot.client import BriefBot
@@ -113,9 +129,12 @@ class ModerationCog(commands.Cog):
     def __init__(self, bot: BriefBot) -> None:
         self.bot = bot
 
+    async def cog_load(self) -> None:
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+
     @app_commands.command(name="reindex", description="Update the index from the corpus folder (moderators)")
     @app_commands.describe(
-        mode="update: changed files only; full: re-embed everything; rollback: previous version"
+        mode="update: changed files only; full: re-embed everything; rollback: pick a kept version"
     )
     @app_commands.guild_only()
     @app_commands.default_permissions(manage_guild=True)
@@ -123,6 +142,11 @@ class ModerationCog(commands.Cog):
     async def reindex(
         self, interaction: discord.Interaction[Any], mode: Literal["update", "full", "rollback"] = "update"
     ) -> None:
+        if mode == "rollback":  # offer the kept versions rather than guess which one
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            content, view = await rollback_picker(self.bot)
+            await interaction.followup.send(content, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
         await self.run_reindex(interaction, mode)
 
     async def run_reindex(
@@ -136,13 +160,9 @@ class ModerationCog(commands.Cog):
             await interaction.response.defer(ephemeral=True, thinking=True)
             async with showing_progress(interaction) as progress:
                 report = await self.bot.handlers.reindex(
-                    progress=progress,
-                    who=who,
-                    full=mode == "full",
-                    rollback=mode == "rollback",
-                    confirmed_loss=confirmed_loss,
+                    progress=progress, who=who, full=mode == "full", confirmed_loss=confirmed_loss
                 )
-        await self._finish(interaction, report, who, None, mode=mode)
+        await finish(self.bot, interaction, report, who, None, mode=mode)
 
     @app_commands.command(
         name="status", description="What is indexed, the model, and the last reindex (moderators)"
@@ -153,18 +173,21 @@ class ModerationCog(commands.Cog):
     async def status(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         status = await self.bot.handlers.status()
+        discord_side = embeds.lines_embed("On Discord", await discord_lines(self.bot, interaction.guild))
         await interaction.followup.send(
-            embed=embeds.status_embed(status), ephemeral=True, allowed_mentions=NO_MENTIONS
+            embeds=[embeds.status_embed(status), discord_side], ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
-    @briefing.command(name="add", description="Add a briefing file (.md or .txt) and index it")
+    @briefing.command(
+        name="add", description="Add a briefing file (.md, .txt, .pdf, .docx, .html, .eml) and index it"
+    )
     @app_commands.describe(file="The briefing file", replace="Replace a briefing file of the same name")
     @is_moderator()
     async def add(
         self, interaction: discord.Interaction[Any], file: discord.Attachment, replace: bool = False
     ) -> None:
         limit = self.bot.settings.max_upload_kb * 1024
-        name = check_upload(file.filename, file.size, limit)  # before downloading anything
+        name = check_upload(file.filename, file.size, limit, file.content_type)  # before downloading
         who = _who(interaction)
         with self.bot.reindex_gate.hold(who):
             await interaction.response.defer(ephemeral=True, thinking=True)
@@ -174,22 +197,62 @@ class ModerationCog(commands.Cog):
                     name, data, who, replace=replace, max_bytes=limit, progress=progress
                 )
         verb = "replaced" if replace else "added"
-        await self._finish(
-            interaction, report, who, f"{interaction.user.mention} {verb} {embeds.escape(name)}."
+        await finish(
+            self.bot, interaction, report, who, f"{interaction.user.mention} {verb} {embeds.escape(name)}."
         )
 
-    @briefing.command(name="remove", description="Delete a briefing file from the corpus and the index")
+    @briefing.command(name="remove", description="Remove a briefing file (kept in the trash for a while)")
     @app_commands.describe(briefing="The briefing to remove")
     @is_moderator()
     async def remove(self, interaction: discord.Interaction[Any], briefing: str) -> None:
+        meta = next((m for m in await self.bot.handlers.briefings() if m.briefing_id == briefing), None)
+        if meta is None:
+            raise UserFacingError(
+                f"No briefing called “{briefing[:80]}”. Pick one from the list as you type."
+            )
+        days = self.bot.settings.trash_days
+        text = (
+            f"Remove “{meta.title}” ({meta.path})? It leaves the corpus folder and the index; a copy is "
+            f"kept in the trash for {days} days, and `/briefing restore` brings it back."
+        )
+        view = discord.ui.View(timeout=None)
+        view.add_item(RemoveButton(briefing_key(meta.briefing_id), confirm=True))
+        view.add_item(RemoveButton(briefing_key(meta.briefing_id), confirm=False))
+        await interaction.response.send_message(
+            embeds.clip(text, embeds.CONTENT_MAX), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
+    @briefing.command(name="restore", description="Put a removed briefing back and index it")
+    @app_commands.describe(removed="The removed briefing (kept in the trash for a while)")
+    @is_moderator()
+    async def restore(self, interaction: discord.Interaction[Any], removed: str) -> None:
         who = _who(interaction)
         with self.bot.reindex_gate.hold(who):
             await interaction.response.defer(ephemeral=True, thinking=True)
             async with showing_progress(interaction) as progress:
-                report = await self.bot.handlers.remove_briefing(briefing, who, progress=progress)
-        await self._finish(
-            interaction, report, who, f"{interaction.user.mention} removed {embeds.clip(briefing, 200)}."
-        )
+                entry, report = await self.bot.handlers.restore_briefing(removed, who, progress=progress)
+        what = f"{interaction.user.mention} restored {embeds.escape(entry.path)}."
+        await finish(self.bot, interaction, report, who, what)
+
+    @restore.autocomplete("removed")
+    async def _restore_autocomplete(
+        self, interaction: discord.Interaction[Any], current: str
+    ) -> list[app_commands.Choice[str]]:
+        # Autocomplete runs before any check: only moderators may learn what was removed.
+        if interaction.guild is None or not member_is_moderator(interaction.user, self.bot.settings):
+            return []
+        typed = current.casefold().strip()
+        out: list[app_commands.Choice[str]] = []
+        for e in await self.bot.handlers.trashed():
+            if typed and typed not in e.path.casefold() and typed not in e.title.casefold():
+                continue
+            name = f"{e.title} ({e.path}, removed {e.removed_label})"
+            out.append(
+                app_commands.Choice(name=name[:99] + ("…" if len(name) > 99 else ""), value=e.entry_id)
+            )
+            if len(out) == 25:
+                break
+        return out
 
     @remove.autocomplete("briefing")
     async def _remove_autocomplete(
@@ -207,46 +270,164 @@ class ModerationCog(commands.Cog):
         embed, view = await briefings_list(interaction, 0)
         await interaction.followup.send(embed=embed, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
-    async def _finish(
-        self,
-        interaction: discord.Interaction[Any],
-        report: ReindexReport,
-        who: str,
-        what: str | None,
-        *,
-        mode: str = "update",
-    ) -> None:
-        """The final report: in the (progress) reply, and in the mod-log. A report refused only
-        because many briefings would go carries a "Publish anyway" button.
-
-        After 15 minutes the reply can no longer be edited: the moderator is then told in the
-        channel, in a line that names no briefing and gives no count (the channel may be public)."""
-        embed = embeds.report_embed(report, who)
-        content = what or ""
-        view = discord.ui.View(timeout=None)
-        if report.publishable_with_confirmation:
-            view.add_item(PublishAnywayButton("full" if mode == "full" else "update", report.would_lose))
-        try:
-            await interaction.edit_original_response(
-                content=content, embed=embed, view=view, allowed_mentions=NO_MENTIONS
-            )
-        except discord.HTTPException as exc:  # after 15 minutes Discord refuses the token
-            log.warning("could not edit the reply of %s (%s): telling them in the channel", who, exc)
-            await self._tell_in_channel(interaction, report)
-        await self.bot.modlog(content or None, embed=embed)
-
-    async def _tell_in_channel(self, interaction: discord.Interaction[Any], report: ReindexReport) -> None:
-        where = "`/status` and the mod-log" if self.bot.settings.modlog_channel_id else "`/status`"
-        outcome = "was not published" if report.refused else "has finished"
-        text = f"{interaction.user.mention}: the reindex you started {outcome}; its report is in {where}."
-        channel = interaction.channel
-        try:
-            if not isinstance(channel, discord.abc.Messageable):
-                raise TypeError(f"channel {interaction.channel_id} cannot receive messages")
-            await channel.send(text, allowed_mentions=NO_MENTIONS)
-        except (discord.HTTPException, TypeError):
-            log.error("could not tell %s that the reindex ended", interaction.user, exc_info=True)
-
 
 def _who(interaction: discord.Interaction[Any]) -> str:
     return f"{interaction.user} via Discord"
+
+
+async def finish(
+    bot: BriefBot,
+    interaction: discord.Interaction[Any],
+    report: ReindexReport,
+    who: str,
+    what: str | None,
+    *,
+    mode: str = "update",
+) -> None:
+    """The final report: in the (progress) reply, and in the mod-log unless nothing changed. A
+    report refused only because many briefings would go carries a "Publish anyway" button.
+
+    After 15 minutes the reply can no longer be edited: the moderator is then told in the
+    channel, in a line that names no briefing and gives no count (the channel may be public)."""
+    embed = embeds.report_embed(report, who)
+    content = what or ""
+    view = discord.ui.View(timeout=None)
+    if report.publishable_with_confirmation:
+        view.add_item(PublishAnywayButton("full" if mode == "full" else "update", report.would_lose))
+    try:
+        await interaction.edit_original_response(
+            content=content, embed=embed, view=view, allowed_mentions=NO_MENTIONS
+        )
+    except discord.HTTPException as exc:  # after 15 minutes Discord refuses the token
+        log.warning("could not edit the reply of %s (%s): telling them in the channel", who, exc)
+        await _tell_in_channel(bot, interaction, report)
+    if report.changed or report.rolled_back or report.skipped or report.refused:
+        await bot.modlog(content or None, embed=embed)
+
+
+async def _tell_in_channel(
+    bot: BriefBot, interaction: discord.Interaction[Any], report: ReindexReport
+) -> None:
+    where = "`/status` and the mod-log" if bot.settings.modlog_channel_id else "`/status`"
+    outcome = "was not published" if report.refused else "has finished"
+    text = f"{interaction.user.mention}: the reindex you started {outcome}; its report is in {where}."
+    channel = interaction.channel
+    try:
+        if not isinstance(channel, discord.abc.Messageable):
+            raise TypeError(f"channel {interaction.channel_id} cannot receive messages")
+        await channel.send(text, allowed_mentions=NO_MENTIONS)
+    except (discord.HTTPException, TypeError):
+        log.error("could not tell %s that the reindex ended", interaction.user, exc_info=True)
+
+
+# ---------------------------------------------------------------------------- confirmations
+
+
+class RemoveButton(_Button, template=r"bb:rm:(?P<bkey>[0-9a-f]{16}):(?P<yes>[yn])"):
+    """Remove (or keep) the briefing a ``/briefing remove`` asked about."""
+
+    def __init__(self, bkey: str, *, confirm: bool) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Remove" if confirm else "Cancel",
+                style=discord.ButtonStyle.danger if confirm else discord.ButtonStyle.secondary,
+                custom_id=f"bb:rm:{bkey}:{'y' if confirm else 'n'}",
+            )
+        )
+        self.bkey = bkey
+        self.confirm = confirm
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(match["bkey"], confirm=match["yes"] == "y")
+
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        bot = app(interaction)
+        require_moderator(interaction)
+        if not self.confirm:
+            await interaction.response.edit_message(
+                content="Kept: nothing was removed.", view=None, allowed_mentions=NO_MENTIONS
+            )
+            return
+        meta = next(
+            (m for m in await bot.handlers.briefings() if briefing_key(m.briefing_id) == self.bkey), None
+        )
+        if meta is None:
+            raise UserFacingError("That briefing is not indexed any more (removed already?).")
+        who = _who(interaction)
+        with bot.reindex_gate.hold(who):
+            await interaction.response.edit_message(
+                content=f"Removing {embeds.escape(meta.path)}…", view=None, allowed_mentions=NO_MENTIONS
+            )
+            async with showing_progress(interaction) as progress:
+                report = await bot.handlers.remove_briefing(meta.briefing_id, who, progress=progress)
+        what = f"{interaction.user.mention} removed {embeds.clip(meta.path, 200)} (kept in the trash)."
+        await finish(bot, interaction, report, who, what)
+
+
+async def rollback_picker(bot: BriefBot) -> tuple[str, discord.ui.View]:
+    """The kept index versions to roll back to, newest first, with their dates and sizes."""
+    versions = await asyncio.to_thread(bot.handlers.service.kept_versions)
+    live = next((k.version for k in versions if k.live), None)
+    kept = [k for k in versions if not k.live]
+    view = discord.ui.View(timeout=None)
+    if not kept:
+        return "There is no older index version to roll back to.", view
+    view.add_item(RollbackSelect(kept, live))
+    text = (
+        "Roll back to which index? This restores the index, not the files: the corpus folder stays "
+        "as it is, and the next reindex indexes it again."
+    )
+    return text, view
+
+
+class RollbackSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"bb:rollback"):
+    """The moderator's choice of a kept index version; choosing it makes it live."""
+
+    def __init__(self, kept: Sequence[KeptVersion] = (), live: str | None = None) -> None:
+        options = [
+            discord.SelectOption(
+                label=f"Built {render.when_built(k.built_at)}",
+                description=f"{k.briefings} briefings, {k.passages} passages"
+                + (" · newer than the live one" if live is not None and k.version > live else ""),
+                value=k.version,
+            )
+            for k in list(kept)[:25]
+        ] or [discord.SelectOption(label="(none)", value="none")]
+        super().__init__(
+            discord.ui.Select(
+                custom_id="bb:rollback", placeholder="Index version to make live…", options=options
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls()
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        if interaction_in_scope(interaction):  # as every button: nothing for other servers
+            return True
+        await refuse_out_of_scope(interaction)
+        return False
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        await guarded(interaction, lambda: self._roll_back(interaction))
+
+    async def _roll_back(self, interaction: discord.Interaction[Any]) -> None:
+        bot = app(interaction)
+        require_moderator(interaction)
+        version = self.item.values[0] if self.item.values else ""
+        who = _who(interaction)
+        with bot.reindex_gate.hold(who):
+            await interaction.response.edit_message(
+                content="Rolling back…", view=None, allowed_mentions=NO_MENTIONS
+            )
+            report = await bot.handlers.reindex(who=who, rollback=True, to=version)
+        await finish(bot, interaction, report, who, None)
+
+
+DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (RemoveButton, RollbackSelect)

@@ -36,6 +36,7 @@ def bot_settings(request: pytest.FixtureRequest, corpus: Path, tmp_path: Path) -
         _env_file=None,  # type: ignore[call-arg]
         corpus_dir=corpus,
         index_dir=tmp_path / "index",
+        trash_dir=tmp_path / "trash",
         DISCORD_TOKEN=None,
         DISCORD_GUILD_ID=None,
         **{"discord_guild_ids": [GUILD_ID], **overrides},

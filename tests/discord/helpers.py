@@ -11,6 +11,7 @@ import simcord
 from bot.client import BriefBot
 from bot.handlers import Handlers
 from bot.settings import Settings
+from bot.trash import Trash
 from index.service import BriefingService
 
 
@@ -30,7 +31,14 @@ def fresh_bot(settings: Settings, service: BriefingService) -> BriefBot:
     """A new bot process over the same folders: new handlers, a new service, nothing shared."""
     config = service.config
     new_service = BriefingService(config, service.embedder, service.calibration, today=service._today)
-    return BriefBot(settings, Handlers(new_service))
+    return BriefBot(settings, Handlers(new_service, Trash(settings.trash_folder, settings.trash_days)))
+
+
+def reply_of(result: simcord.InteractionResult) -> simcord.ResponseMessage:
+    """The last thing the person was shown for an interaction."""
+    message = result.followups[-1] if result.followups else result.response
+    assert message is not None, result
+    return message
 
 
 _TOKEN = re.compile(r"\\(.)|\*\*", re.DOTALL)

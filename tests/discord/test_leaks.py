@@ -32,7 +32,11 @@ SHARED = (
     "Russia leverages international supports, including North Korea supplying ammunition, "
     "Iran’s provision of drones, and China’s tech help."
 )
-SECRET_TITLE = "Quarterly procurement minutes appendix"
+# A long title of unrelated words keeps the public copy of the paragraph ranked first.
+SECRET_TITLE = (
+    "Quarterly procurement minutes appendix for the eastern depot logistics working group "
+    "meeting held in the old harbour office"
+)
 SECRET = f"""---
 title: "{SECRET_TITLE}"
 date: 2024-11-20
@@ -152,7 +156,7 @@ async def test_an_unreadable_audience_keeps_the_briefing_out_of_every_answer_but
         SECRET.replace("audience: moderators", "audience: []"), encoding="utf-8"
     )
     service.reindex()
-    question = "What did the quarterly procurement minutes appendix annex say?"
+    question = "What did the quarterly procurement minutes appendix of the eastern depot say?"
 
     public = await world.alice.slash(world.channel, "ask", question=question)
     alice_private = await world.alice.slash(world.channel, "ask", question=question, private=True)

@@ -90,7 +90,7 @@ async def test_answer_messages_stay_within_limits_for_huge_unicode_passages(
 async def test_a_trimmed_quote_offers_its_full_passage_verbatim(world: World, huge_text: str) -> None:
     answer = await world.alice.slash(world.channel, "ask", question=QUESTION)
     assert answer.response is not None
-    labels = [c["label"] for row in answer.response.components for c in row["components"]]
+    labels = [c.get("label") or "" for row in answer.response.components for c in row["components"]]
     full_label = next(label for label in labels if label.startswith("Full passage"))
 
     result = await world.alice.click(answer.response, label=full_label)

@@ -82,7 +82,7 @@ async def test_reindex_edits_one_message_with_progress_then_the_report(
     assert not result.followups  # one message, edited
     report = _reply(result)
     assert report.ephemeral and report.embeds[0].title == "Reindex finished"
-    assert "Full rebuild" in (report.embeds[0].description or "")
+    assert "Rebuilt the whole index (as asked)" in (report.embeds[0].description or "")
     logged = world.modlog.last_message
     assert logged is not None and logged.embeds[0].title == "Reindex finished"
 
@@ -105,13 +105,15 @@ async def test_two_reindexes_at_once_give_one_build(world: World, service: Brief
     assert_error(world.env, UserFacingError)
 
 
-async def test_reindex_rollback_makes_the_previous_version_live(
+async def test_reindex_rollback_offers_the_kept_versions_and_restores_the_chosen_one(
     world: World, service: BriefingService
 ) -> None:
     old = service.searcher().index.version
+    assert old is not None
     service.reindex(full=True)
 
-    result = await world.mod.slash(world.channel, "reindex", mode="rollback")
+    offer = await world.mod.slash(world.channel, "reindex", mode="rollback")
+    result = await world.mod.select(_reply(offer), [old])
 
     assert _reply(result).embeds[0].title == "Rolled back"
     assert service.searcher().index.version == old
@@ -152,7 +154,7 @@ async def test_briefing_add_refuses_to_overwrite_unless_replace_is_set(world: Wo
     [
         ("big.md", b"x" * 3000, "at most 2 KB", False),
         ("../../etc/passwd.md", NEW_BRIEFING.encode(), "looks like a path", False),
-        ("notes.pdf", NEW_BRIEFING.encode(), "only .md and .txt", False),
+        ("notes.odt", NEW_BRIEFING.encode(), "only .md, .txt, .pdf, .docx, .html and .eml", False),
         (".hidden.md", NEW_BRIEFING.encode(), "hidden", False),
         ("binary.md", b"\x00\x01\x02PNG" * 10, "binary", True),
         ("latin1.txt", "Café crème brûlée".encode("latin-1"), "not UTF-8", True),
@@ -193,7 +195,9 @@ async def test_briefing_remove_deletes_the_file_and_reindexes(world: World, corp
     choices = await world.mod.autocomplete(world.channel, "briefing remove", "briefing", "talks")
     assert [c["value"] for c in choices] == [briefing]
 
-    result = await world.mod.slash(world.channel, "briefing remove", briefing=briefing)
+    asked = await world.mod.slash(world.channel, "briefing remove", briefing=briefing)
+    assert (corpus / f"{briefing}.md").exists()  # nothing happens before the confirmation
+    result = await world.mod.click(_reply(asked), label="Remove")
 
     assert not (corpus / f"{briefing}.md").exists()
     assert "1 removed" in (_reply(result).embeds[0].description or "")
@@ -214,7 +218,7 @@ async def test_status_shows_the_index_model_and_last_report(world: World) -> Non
     status = _reply(result)
     text = shown_text(status.embeds[0].description or "")
     assert status.ephemeral
-    assert "Index version" in text and "Model fake-hash-64" in text and "Last reindex:" in text
+    assert "index built" in text and "Model fake-hash-64" in text and "Last reindex (" in text
 
 
 async def test_moderator_commands_are_hidden_from_members_by_default(world: World) -> None:

@@ -551,3 +551,33 @@ def test_check_questions_in_the_corpus_are_not_read_through_a_link(
     os.mkfifo(tmp_path / "fifo")
 
     assert small_service._checks() == []
+
+
+@pytest.mark.parametrize("header", ["", " , ,", "   "])
+def test_an_email_audience_header_that_cannot_be_read_hides_the_message(header: str) -> None:
+    from index.parsing import parse_file
+
+    raw = (
+        "From: Desk <desk@example.org>\r\nSubject: Harbour notes\r\nDate: Fri, 10 Jan 2025 09:00:00 +0000\r\n"
+        f"X-Briefbot-Audience:{header}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        "The harbour reopened on Friday after the storm closed it for three days.\r\n"
+    )
+
+    (doc,) = parse_file("notes.eml", raw.encode())
+
+    assert not PUBLIC.may_see(doc.meta.audience) and not ROLE_HOARDER.may_see(doc.meta.audience)
+    assert MODERATOR.may_see(doc.meta.audience)
+    assert any("audience" in w for w in doc.meta.warnings)
+
+
+def test_an_email_without_an_audience_header_is_public() -> None:
+    from index.parsing import parse_file
+
+    raw = (
+        "From: Desk <desk@example.org>\r\nSubject: Harbour notes\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        "The harbour reopened on Friday after the storm closed it for three days.\r\n"
+    )
+
+    (doc,) = parse_file("notes.eml", raw.encode())
+
+    assert doc.meta.is_public

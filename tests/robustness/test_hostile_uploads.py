@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import handlers as handlers_module
 from bot.errors import UserFacingError
 from bot.handlers import Handlers
+from index.formats.sandbox import ExtractionSandbox
 from index.service import BriefingService
 from tests.robustness.test_hostile_files import ALIAS_BOMB, BODY
 
@@ -89,13 +89,13 @@ async def test_replacing_with_a_name_in_another_case_replaces_the_one_file(
 async def test_an_upload_is_parsed_off_the_event_loop(
     small_service: BriefingService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    parse = handlers_module.parse_briefing
+    parse = ExtractionSandbox.parse
 
-    def slow_parse(*args: object, **kwargs: object) -> object:
+    def slow_parse(self: ExtractionSandbox, *args: object, **kwargs: object) -> object:
         time.sleep(0.4)  # a big or hostile file
-        return parse(*args, **kwargs)  # type: ignore[arg-type]
+        return parse(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(handlers_module, "parse_briefing", slow_parse)
+    monkeypatch.setattr(ExtractionSandbox, "parse", slow_parse)
     gaps: list[float] = []
 
     async def beat() -> None:
