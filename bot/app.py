@@ -5,12 +5,19 @@ from __future__ import annotations
 from bot.handlers import Handlers
 from bot.settings import Settings
 from bot.trash import Trash
-from index.embedder import Embedder, SentenceTransformerEmbedder
+from index.embedder import Embedder
+from index.encoders import make_embedder
 from index.service import BriefingService
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    return SentenceTransformerEmbedder(settings.model, threads=settings.query_threads)
+    return make_embedder(
+        settings.model,
+        settings.encoder,
+        cache_dir=settings.encoder_cache_dir,
+        query_threads=settings.query_threads,
+        bulk_threads=settings.bulk_threads,
+    )
 
 
 def build_service(settings: Settings, embedder: Embedder | None = None) -> BriefingService:

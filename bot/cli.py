@@ -119,6 +119,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print(f"/{cmd['name']}: {cmd.get('description') or '(context menu)'}")
         return 0
     if args.command == "eval":
+        from bot.app import build_embedder
         from bot.progress import TerminalProgress
         from index.evaluation import run_eval
 
@@ -135,6 +136,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             index_progress=bars,
             shared=Path(args.shared) if args.shared else None,
             workdir=Path(args.workdir) if args.workdir else None,
+            embedder=build_embedder(settings),
         )
         bars.close()
         if args.json:

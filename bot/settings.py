@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -41,8 +41,12 @@ class Settings(BaseSettings):
 
     # model and index
     model: str = "all-MiniLM-L6-v2"
+    encoder: Literal["auto", "torch", "onnx", "onnx-int8", "openvino"] = "auto"
     batch_size: int = Field(32, ge=1, le=512)
-    query_threads: int | None = Field(None, ge=1, le=64)
+    # Questions get their own model instance with few threads: on a busy machine one thread
+    # answers in about 5 ms where two can take 100+ ms; bulk encoding (reindex) uses the rest.
+    query_threads: int = Field(1, ge=1, le=64)
+    bulk_threads: int | None = Field(None, ge=1, le=64)  # default: one per core
     max_file_mb: float = Field(5.0, gt=0)
     keep_versions: int = Field(3, ge=2, le=100)
     max_shrink: float = Field(0.25, ge=0, le=1)  # a reindex losing more of the briefings is refused
@@ -159,6 +163,11 @@ class Settings(BaseSettings):
     @property
     def trash_folder(self) -> Path:
         return self.trash_dir or self.data_dir / "trash"
+
+    @property
+    def encoder_cache_dir(self) -> Path:
+        """Exported models live beside the index (made once, never committed)."""
+        return self.index_dir / "encoders"
 
     def service_config(self) -> ServiceConfig:
         """The index service's configuration, derived from these settings."""

@@ -37,7 +37,7 @@ from index.parsing import (
     briefing_id_for,
 )
 from index.store import ADDED_KEY, Store
-from index.vectors import FaissVectorStore
+from index.vectors import EXACT_LIMIT, FaissVectorStore
 from index.versions import IndexLayout, utc_now
 
 VECTORS_FILE = "vectors.faiss"
@@ -57,6 +57,7 @@ class BuildOptions:
     sentence_vectors: bool = True
     max_shrink: float = 0.25  # refuse to publish a version that lost more than this share of briefings
     extract: ExtractLimits = field(default_factory=ExtractLimits)  # PDF, Word, HTML, e-mail
+    exact_limit: int = EXACT_LIMIT  # passages searched exactly; an IVF index beyond
 
 
 def signature(opts: BuildOptions, embedder: Embedder) -> str:
@@ -419,6 +420,7 @@ def _reindex_locked(
             report.formats = _format_counts(files, report.skipped, store)
             store.commit()
             store.close()
+            vectors = vectors.sized(opts.exact_limit)
             vectors.save(staging / VECTORS_FILE)
             report.version = version
             report.briefings_total, report.passages_total = b_count, p_count

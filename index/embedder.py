@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from tokenizers import Tokenizer
 
 # Known names -> importable packages that carry the weights and expose get_model_path().
 MODEL_PACKAGES = {
@@ -87,17 +88,10 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()
         self._encode_lock = threading.Lock()
         self._query_lock = threading.Lock()
-        from tokenizers import Tokenizer
-
         tok_file = self._path / "tokenizer.json"
-        self._tokenizer = Tokenizer.from_file(str(tok_file)) if tok_file.exists() else None
-        if self._tokenizer is not None:
-            # The packaged tokenizer.json pads and truncates to 128: counted that way, every
-            # text would be "128 tokens" and no long paragraph would ever be split.
-            self._tokenizer.no_padding()
-            self._tokenizer.no_truncation()
-        self._max_tokens = _read_max_seq_length(self._path)
-        self._dim = _read_dim(self._path)
+        self._tokenizer = counting_tokenizer(self._path) if tok_file.exists() else None
+        self._max_tokens = read_max_seq_length(self._path)
+        self._dim = read_dim(self._path)
 
     @property
     def name(self) -> str:
@@ -189,7 +183,17 @@ class SentenceTransformerEmbedder:
         return np.asarray(vec, dtype=np.float32)[0]
 
 
-def _read_max_seq_length(path: Path) -> int:
+def counting_tokenizer(path: Path) -> Tokenizer:
+    """The model's own tokenizer, without padding or truncation, for counting word pieces."""
+    tok = Tokenizer.from_file(str(path / "tokenizer.json"))
+    # The packaged tokenizer.json pads and truncates to 128: counted that way, every text
+    # would be "128 tokens" and no long paragraph would ever be split.
+    tok.no_padding()
+    tok.no_truncation()
+    return tok
+
+
+def read_max_seq_length(path: Path) -> int:
     try:
         cfg = json.loads((path / "sentence_bert_config.json").read_text())
         return int(cfg.get("max_seq_length", 256))
@@ -197,7 +201,7 @@ def _read_max_seq_length(path: Path) -> int:
         return 256
 
 
-def _read_dim(path: Path) -> int | None:
+def read_dim(path: Path) -> int | None:
     try:
         cfg = json.loads((path / "1_Pooling" / "config.json").read_text())
         return int(cfg["word_embedding_dimension"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 MANIFEST_NAME = "manifest.json"
+STAMPS_NAME = ".verified.json"  # files whose checksums were verified, by size, mtime and inode
 FORMAT_VERSION = 1
 
 
@@ -111,6 +113,7 @@ def seal(directory: Path, manifest: Manifest, file_names: list[str]) -> None:
         fsync_file(path)
         manifest.files[name] = {"sha256": file_sha256(path), "size": path.stat().st_size}
     write_json_atomic(directory / MANIFEST_NAME, manifest.to_json())
+    write_stamps(directory, manifest)
     fsync_dir(directory)
 
 
@@ -147,12 +150,43 @@ def read_manifest(directory: Path) -> Manifest:
 
 
 def verify(directory: Path, manifest: Manifest, *, checksums: bool = True) -> None:
-    """Raise ``ManifestError`` if a file the manifest names is missing or differs."""
+    """Raise ``ManifestError`` if a file the manifest names is missing or differs.
+
+    A file whose checksum was verified (or written by ``seal``) is not hashed again while its
+    size, modification time and inode are unchanged: hashing a large index on every start would
+    cost seconds, and any rewrite of a file changes its modification time."""
+    stamps = _read_stamps(directory)
+    hashed = False
     for name, info in manifest.files.items():
         path = directory / name
         if not path.exists():
             raise ManifestError(f"{directory.name}: {name} is missing")
         if path.stat().st_size != info.get("size"):
             raise ManifestError(f"{directory.name}: {name} has the wrong size (corrupt)")
-        if checksums and file_sha256(path) != info.get("sha256"):
+        if not checksums or stamps.get(name) == _stamp(path, info):
+            continue
+        if file_sha256(path) != info.get("sha256"):
             raise ManifestError(f"{directory.name}: {name} checksum mismatch (corrupt)")
+        hashed = True
+    if hashed:
+        write_stamps(directory, manifest)
+
+
+def _stamp(path: Path, info: dict[str, Any]) -> list[Any]:
+    st = path.stat()
+    return [info.get("sha256"), st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def write_stamps(directory: Path, manifest: Manifest) -> None:
+    """Record that the files of ``directory`` match their checksums as they are now."""
+    stamps = {name: _stamp(directory / name, info) for name, info in manifest.files.items()}
+    with contextlib.suppress(OSError):  # a read-only index still verifies, only more slowly
+        write_json_atomic(directory / STAMPS_NAME, stamps)
+
+
+def _read_stamps(directory: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((directory / STAMPS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

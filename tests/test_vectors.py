@@ -1,0 +1,98 @@
+"""The vector store: exact while small, IVF beyond a size, filters and updates at every size."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.vectors import FaissVectorStore
+from tests.conftest import make_service
+from tests.fakes import FakeEmbedder
+
+DIM = 32
+
+
+def _vectors(n: int, seed: int = 0) -> tuple[list[int], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((20, DIM))
+    vecs = centres[rng.integers(0, 20, n)] + 0.3 * rng.standard_normal((n, DIM))
+    vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+    ids = [int(i) * 1_000_003 + 17 for i in range(n)]
+    return ids, vecs
+
+
+def _store(n: int, exact_limit: int) -> tuple[FaissVectorStore, list[int], np.ndarray]:
+    ids, vecs = _vectors(n)
+    store = FaissVectorStore(DIM)
+    store.add(ids, vecs)
+    return store.sized(exact_limit), ids, vecs
+
+
+def test_a_small_store_stays_exact() -> None:
+    store, _, _ = _store(200, exact_limit=1000)
+    assert not store.approximate
+
+
+def test_a_store_beyond_the_limit_becomes_approximate_and_keeps_every_vector() -> None:
+    store, ids, vecs = _store(2000, exact_limit=1000)
+    assert store.approximate and len(store) == 2000
+    assert np.allclose(store.get(ids[:50]), vecs[:50])
+    assert sorted(store.all()[0].tolist()) == sorted(ids)
+
+
+def test_an_approximate_store_finds_a_stored_vector_first() -> None:
+    store, ids, vecs = _store(2000, exact_limit=1000)
+    hits = [store.search(vecs[i], 5)[0][0] == ids[i] for i in range(0, 2000, 40)]
+    assert sum(hits) / len(hits) >= 0.95
+
+
+def test_a_small_filter_on_an_approximate_store_is_searched_exactly() -> None:
+    store, ids, vecs = _store(2000, exact_limit=1000)
+    allowed = ids[100:140]
+    found = store.search(vecs[5], 10, allowed)
+    scores = vecs[100:140] @ vecs[5]
+    expected = [ids[100 + i] for i in np.argsort(-scores)[:10]]
+    assert [i for i, _ in found] == expected
+
+
+def test_a_wide_filter_on_an_approximate_store_returns_only_allowed_ids() -> None:
+    store, ids, vecs = _store(8000, exact_limit=1000)
+    allowed = set(ids[::2])
+    found = store.search(vecs[3], 30, sorted(allowed))
+    assert len(found) == 30 and all(i in allowed for i, _ in found)
+
+
+def test_removed_vectors_are_never_found_in_an_approximate_store() -> None:
+    store, ids, vecs = _store(2000, exact_limit=1000)
+    assert store.remove(ids[:10]) == 10
+    assert all(store.search(vecs[i], 5)[0][0] not in ids[:10] for i in range(10))
+    with pytest.raises(KeyError):
+        store.get([ids[0]])
+
+
+def test_an_approximate_store_survives_save_and_load(tmp_path: Path) -> None:
+    store, _ids, vecs = _store(2000, exact_limit=1000)
+    store.save(tmp_path / "v.faiss")
+    loaded = FaissVectorStore.load(tmp_path / "v.faiss")
+    assert loaded.approximate
+    assert loaded.search(vecs[7], 3) == store.search(vecs[7], 3)
+
+
+def test_an_approximate_index_answers_with_filters_and_updates(corpus: Path, tmp_path: Path) -> None:
+    svc = make_service(corpus, tmp_path / "index", FakeEmbedder(), exact_limit=20)
+    svc.reindex()
+    assert svc.searcher().index.vectors.approximate
+    dated = svc.ask("Kestrelbay transit strike pay offer guild", since=date(2024, 9, 1), k=5)
+    assert dated.quotes and all(
+        q.attribution.date and q.attribution.date >= date(2024, 9, 1) for q in dated.quotes
+    )
+    one = svc.ask("policy rate", briefing_id="2024-12-12-bank-of-valmora-rate-decision")
+    assert one.quotes and {q.briefing_id for q in one.quotes} == {"2024-12-12-bank-of-valmora-rate-decision"}
+    (corpus / "2024-12-12-bank-of-valmora-rate-decision.md").unlink()
+    report = svc.reindex()
+    assert report.passages_removed > 0 and svc.searcher().index.vectors.approximate
+    after = svc.ask("What did the Bank of Valmora do with its policy rate?", k=5)
+    assert all(q.briefing_id != "2024-12-12-bank-of-valmora-rate-decision" for q in after.quotes)
