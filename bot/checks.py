@@ -1,12 +1,18 @@
 """Who may do what, and how a refusal or an error reaches the person (one short ephemeral line).
 
+Server scope comes first: ``interaction_in_scope`` and ``message_in_scope`` are the one test of
+"is this from a server (or DM) this bot serves"; the command tree, every button
+(``bot.views._Button``) and the mention listener call them before doing anything else.
+
 ``default_permissions(manage_guild=True)`` only hides moderator commands; the ``is_moderator``
 check below is what enforces them, so a server that shows the commands to everyone is safe.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -27,6 +33,7 @@ MODERATOR_REFUSAL = ":x: You need the Manage Server permission or a moderator ro
 GENERIC_FAILURE = "Something went wrong; it has been logged."
 NO_ANSWER = "No answer here (the reason was shown to the asker)."
 PUBLIC_DEFER = "briefbot_public_defer"  # Interaction.extras key: the deferred reply is public
+DMS_OFF = "Briefbot answers only in its team's server."
 
 T = TypeVar("T")
 
@@ -40,6 +47,66 @@ def app(interaction: discord.Interaction[Any]) -> BriefBot:
     return cast("BriefBot", interaction.client)
 
 
+# ---------------------------------------------------------------------------- server scope
+
+_last_scope_log: dict[int | None, float] = {}
+
+
+def _note_out_of_scope(guild_id: int | None, what: str) -> None:
+    """Log a refused interaction or message, at most once a minute per server (a flood stays quiet)."""
+    now = time.monotonic()
+    if now - _last_scope_log.get(guild_id, -1e9) < 60:
+        return
+    if len(_last_scope_log) > 1000:
+        _last_scope_log.clear()
+    _last_scope_log[guild_id] = now
+    where = f"server {guild_id}" if guild_id is not None else "a direct message"
+    log.warning("ignored %s from %s: not a server in DISCORD_GUILD_IDS", what, where)
+
+
+def is_bot_dm(channel: object) -> bool:
+    """A direct message between one person and the bot (not a group DM)."""
+    return getattr(channel, "type", None) is discord.ChannelType.private
+
+
+def in_scope(guild_id: int | None, channel: object, settings: Settings) -> bool:
+    """From a server this bot serves, or (with ``allow_dms``) from a direct message to the bot."""
+    if guild_id is not None:
+        return guild_id in settings.guild_ids
+    return settings.allow_dms and is_bot_dm(channel)
+
+
+def interaction_in_scope(interaction: discord.Interaction[Any]) -> bool:
+    """Whether to act on ``interaction`` at all; refusals are logged, never answered in a foreign server."""
+    if in_scope(interaction.guild_id, interaction.channel, app(interaction).settings):
+        return True
+    kind = interaction.type.name
+    _note_out_of_scope(interaction.guild_id, f"an interaction ({kind})")
+    return False
+
+
+def message_in_scope(message: discord.Message, settings: Settings) -> bool:
+    """Whether to read ``message`` at all (mention replies)."""
+    guild_id = message.guild.id if message.guild is not None else None
+    if in_scope(guild_id, message.channel, settings):
+        return True
+    _note_out_of_scope(guild_id, "a message")
+    return False
+
+
+async def refuse_out_of_scope(interaction: discord.Interaction[Any]) -> None:
+    """Nothing at all for a foreign server; one line for a direct message when DMs are off."""
+    if interaction.guild_id is not None or interaction.type is discord.InteractionType.autocomplete:
+        return
+    try:
+        await interaction.response.send_message(DMS_OFF, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException:
+        log.debug("could not answer a direct message", exc_info=True)
+
+
+# ---------------------------------------------------------------------------- moderators and audience
+
+
 def member_is_moderator(user: discord.User | discord.Member, settings: Settings) -> bool:
     """Manage Server (or Administrator) in this guild, or a role named in ``moderator_roles``."""
     if not isinstance(user, discord.Member):
@@ -47,8 +114,44 @@ def member_is_moderator(user: discord.User | discord.Member, settings: Settings)
     perms = user.guild_permissions
     if perms.manage_guild or perms.administrator:
         return True
+    return any(role_is_moderator(role, settings) for role in user.roles)
+
+
+def role_is_moderator(role: discord.Role, settings: Settings) -> bool:
+    """A role whose members are all moderators: Manage Server, Administrator, or named in settings
+    (never @everyone, whatever the settings say: that would make every member a moderator)."""
+    if role.is_default():
+        return False
+    perms = role.permissions
     wanted = {name.casefold() for name in settings.moderator_roles}
-    return any(role.name.casefold() in wanted for role in user.roles)
+    return perms.manage_guild or perms.administrator or role.name.casefold() in wanted
+
+
+def modlog_exposure(channel: object, settings: Settings) -> str | None:
+    """Why ``channel`` must not receive reports naming restricted briefings, or None when only
+    moderators can read it (judged by its roles and member overwrites, failing closed)."""
+    if not isinstance(channel, (discord.abc.GuildChannel, discord.Thread)):
+        return "it is not a server channel"
+    guild = channel.guild
+    if guild.id not in settings.guild_ids:
+        return "it is in a server that is not in DISCORD_GUILD_IDS"
+    readers = [
+        role.name
+        for role in guild.roles
+        if channel.permissions_for(role).read_messages and not role_is_moderator(role, settings)
+    ]
+    overwrites = channel.parent.overwrites if isinstance(channel, discord.Thread) and channel.parent else {}
+    if isinstance(channel, discord.abc.GuildChannel):
+        overwrites = channel.overwrites
+    for target, overwrite in overwrites.items():
+        if isinstance(target, discord.Role) or overwrite.read_messages is not True:
+            continue
+        if not (isinstance(target, discord.Member) and member_is_moderator(target, settings)):
+            readers.append(f"member {getattr(target, 'id', '?')}")
+    if readers:
+        shown = ", ".join(readers[:5]) + (" …" if len(readers) > 5 else "")
+        return f"people who are not moderators can read it ({shown})"
+    return None
 
 
 def is_moderator() -> Callable[[T], T]:
@@ -74,12 +177,12 @@ def viewer_for(interaction: discord.Interaction[Any], *, public: bool) -> Viewer
 
 
 def viewer_of(user: discord.User | discord.Member, settings: Settings, *, public: bool) -> Viewer:
-    """The ``Viewer`` for a Discord user: their role names, and whether they moderate."""
-    roles = (
-        frozenset(r.name for r in user.roles if not r.is_default())
-        if isinstance(user, discord.Member)
-        else frozenset()
-    )
+    """The ``Viewer`` for a Discord user: their role names, and whether they moderate.
+
+    Outside a server (a direct message) nobody has roles: public briefings only."""
+    if not isinstance(user, discord.Member):
+        return Viewer(public=True)
+    roles = frozenset(r.name for r in user.roles if not r.is_default())
     return Viewer(roles=roles, is_moderator=member_is_moderator(user, settings), public=public)
 
 
@@ -117,25 +220,42 @@ async def report_error(
 
 
 async def send_ephemeral(interaction: discord.Interaction[Any], text: str) -> None:
-    """An ephemeral reply, whatever has been sent so far (a public "thinking…" is removed first)."""
+    """An ephemeral reply, whatever has been sent so far (a public "thinking…" is removed first).
+
+    The first follow-up after a deferred reply fills that placeholder, whatever its own flags:
+    after a public defer, the text is only sent once the placeholder has been completed with a
+    neutral line. If Discord refuses that, the person is not told (it is logged): the text, which
+    may name a restricted briefing, never goes into a public message."""
     if not interaction.response.is_done():
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
         return
-    await drop_public_placeholder(interaction)
-    await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+    if await drop_public_placeholder(interaction):
+        await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
 
-async def drop_public_placeholder(interaction: discord.Interaction[Any]) -> None:
-    """Remove a public "thinking…" placeholder, so that the next follow-up can be ephemeral."""
-    if interaction.extras.pop(PUBLIC_DEFER, False):
-        # The first follow-up would fill the public "thinking…" placeholder, showing the reply to
-        # everyone: complete the placeholder with a neutral line and delete it; the follow-up is
-        # then a new message, and ephemeral.
-        try:
-            await interaction.edit_original_response(content=NO_ANSWER, allowed_mentions=NO_MENTIONS)
+async def drop_public_placeholder(interaction: discord.Interaction[Any]) -> bool:
+    """Remove a public "thinking…" placeholder, so that the next follow-up can be ephemeral.
+
+    False when the placeholder is still pending (Discord refused to complete it): a follow-up
+    would then fill it, in public, whatever its own flags, so only public-safe text may follow."""
+    if not interaction.extras.pop(PUBLIC_DEFER, False):
+        return True
+    # Complete the placeholder with a neutral line and delete it; a follow-up is then a new
+    # message, and may be ephemeral.
+    try:
+        await interaction.edit_original_response(content=NO_ANSWER, allowed_mentions=NO_MENTIONS)
+    except discord.HTTPException:
+        log.warning(
+            "could not clear a public placeholder in %s; the reply was withheld", _describe(interaction)
+        )
+        with contextlib.suppress(discord.HTTPException):
             await interaction.delete_original_response()
-        except discord.HTTPException:
-            log.debug("public placeholder already gone", exc_info=True)
+        return False
+    try:
+        await interaction.delete_original_response()
+    except discord.HTTPException:
+        log.debug("public placeholder already gone", exc_info=True)
+    return True
 
 
 async def guarded(interaction: discord.Interaction[Any], action: Callable[[], Awaitable[None]]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from bot import render
 from bot.errors import UserFacingError
 from bot.settings import Settings, load_settings
+from index.controls import visible
 
 log = logging.getLogger("briefbot")
 
@@ -46,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_paths(p)
     p.add_argument("--full", action="store_true", help="re-embed everything")
     p.add_argument("--rollback", action="store_true", help="make the previous index version live again")
+    p.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="publish even if many indexed briefings would be removed (otherwise refused, exit code 3)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
 
     p = sub.add_parser("ask", help="answer one question (builds the index first if there is none)")
@@ -95,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(_dispatch(args) or 0)
     except UserFacingError as exc:
-        print(f"briefbot: {exc.message}", file=sys.stderr)
+        print(f"briefbot: {visible(exc.message)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -154,27 +160,35 @@ def _dispatch(args: argparse.Namespace) -> int:
     service = handlers.service
     if args.command == "status":
         status = service.status()
-        print(json.dumps(status.to_json(), indent=2) if args.json else render.status_text(status))
+        print(
+            render.terminal_json(status.to_json(), indent=2)
+            if args.json
+            else visible(render.status_text(status))
+        )
         return 0
     if args.command == "index":
         progress = TerminalProgress()
         try:
             report = asyncio.run(
                 handlers.reindex(
-                    progress=progress, who="briefbot index", full=args.full, rollback=args.rollback
+                    progress=progress,
+                    who="briefbot index",
+                    full=args.full,
+                    rollback=args.rollback,
+                    allow_shrink=args.allow_shrink,
                 )
             )
         finally:
             progress.close()
-        print(json.dumps(report.to_json(), ensure_ascii=False) if args.json else render.report_text(report))
-        return 0
+        print(render.terminal_json(report.to_json()) if args.json else visible(render.report_text(report)))
+        return 3 if report.refused else 0
     if args.command == "ask":
         _ensure_index(handlers, quiet=args.json)
         answer = asyncio.run(
             handlers.ask(args.question, since=args.since, briefing_id=args.briefing, k=args.k)
         )
         if args.json:
-            print(json.dumps(answer.to_json(), ensure_ascii=False))
+            print(render.terminal_json(answer.to_json()))
         else:
             print(render.to_text(answer, emphasis=sys.stdout.isatty()))
         return 0
@@ -198,8 +212,8 @@ def _ensure_index(handlers: Any, *, quiet: bool) -> None:
         print(f"No index yet: indexing {service.config.corpus_dir} …", file=sys.stderr)
     progress = TerminalProgress(enabled=None if not quiet else False)
     try:
-        report = service.reindex(progress=progress, who="first run")
+        report = asyncio.run(handlers.reindex(progress=progress, who="first run"))
     finally:
         progress.close()
     if not quiet:
-        print(render.report_text(report), file=sys.stderr)
+        print(visible(render.report_text(report)), file=sys.stderr)

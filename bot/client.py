@@ -25,7 +25,7 @@ from discord.ext import commands, tasks
 
 from bot import embeds, render
 from bot.answer_buttons import DYNAMIC_ITEMS as ANSWER_ITEMS
-from bot.checks import NO_MENTIONS, report_error
+from bot.checks import NO_MENTIONS, interaction_in_scope, modlog_exposure, refuse_out_of_scope, report_error
 from bot.errors import UserFacingError
 from bot.feedback_store import FeedbackStore
 from bot.handlers import Handlers
@@ -33,9 +33,9 @@ from bot.ratelimit import RateLimiter
 from bot.reader import DYNAMIC_ITEMS as READER_ITEMS
 from bot.settings import Settings
 from bot.views import DYNAMIC_ITEMS, AnswerStore
+from index.corpus import iter_corpus
 from index.manifest import write_json_atomic
 from index.models import ReindexReport
-from index.parsing import iter_corpus
 from index.service import BriefingService
 
 log = logging.getLogger(__name__)
@@ -45,13 +45,24 @@ discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
 ANSWERS_FILE = "answers.sqlite3"
-SYNC_STATE = "commands_synced.json"  # where the commands were synced last: {"guild_id": id or null}
+SYNC_STATE = "commands_synced.json"  # the servers the commands were synced to last: {"guild_ids": [...]}
 FEEDBACK_FILE = "feedback.sqlite3"
+MODLOG_WITHHELD = (
+    "Briefbot has a report for moderators, but this channel can be read by people who are not "
+    "moderators, so it is not posted here: see `/status`, and make the channel moderators-only."
+)
 README_HINT = "Set it in the environment or in .env; see README.md, “Configuration”."
 
 
 class BriefTree(app_commands.CommandTree["BriefBot"]):
-    """The command tree; its error handler answers every failure with one ephemeral line."""
+    """The command tree: it ignores other servers, and answers every failure with one ephemeral line."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        # Slash commands, context menus and autocomplete all pass here first.
+        if interaction_in_scope(interaction):
+            return True
+        await refuse_out_of_scope(interaction)
+        return False
 
     async def on_error(
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
@@ -104,9 +115,12 @@ class BriefBot(commands.Bot):
             settings.data_dir / FEEDBACK_FILE, settings.keep_questions_days, clock=_discord_now
         )
         self.ask_limiter = RateLimiter(settings.ask_rate_limit, settings.ask_rate_window)
+        self.button_limiter = RateLimiter(settings.button_rate_limit, settings.button_rate_window)
         self.reindex_gate = ReindexGate()
-        self.modlog_problem: str | None = None  # why the last mod-log post failed
-        self.synced: tuple[int | None, int] | None = None  # (guild id or None for global, commands)
+        self.modlog_problem: str | None = None  # why the last mod-log post failed (or was withheld)
+        self.synced: dict[int, int] = {}  # server id -> commands registered there
+        self.synced_global = 0  # commands registered globally (the DM /ask, with allow_dms)
+        self._last_problems: tuple[tuple[tuple[str, str], ...], str | None] = ((), None)
         self._announced = False
         self._watcher: CorpusWatcher | None = None
         self._watch: tasks.Loop[Any] | None = None
@@ -116,6 +130,8 @@ class BriefBot(commands.Bot):
         for cog in cogs(self):
             await self.add_cog(cog)
         self.add_dynamic_items(*DYNAMIC_ITEMS, *ANSWER_ITEMS, *READER_ITEMS)
+        for guild_id in sorted(self.settings.guild_ids):
+            self.tree.copy_global_to(guild=discord.Object(id=guild_id))
         await self.sync_commands()
         await self._forget_expired()
         self._start_background()
@@ -136,7 +152,10 @@ class BriefBot(commands.Bot):
         return
 
     async def on_ready(self) -> None:
-        """Say where the bot is and how to invite it (once per process, not on every resume)."""
+        """Leave servers not in ``DISCORD_GUILD_IDS`` (joined while offline); then, once per
+        process, say where the bot is and how to invite it."""
+        for guild in list(self.guilds):
+            await self.enforce_scope(guild)
         if self._announced or self.user is None:
             return
         self._announced = True
@@ -148,37 +167,81 @@ class BriefBot(commands.Bot):
         if self.application_id is not None:
             print(f"briefbot: invite link: {invite_url(self.application_id, self.settings)}", file=sys.stderr)
 
-    async def sync_commands(self) -> list[app_commands.AppCommand]:
-        """Register the commands with Discord: in one guild when configured (instant), else globally."""
-        guild_id = self.settings.discord_guild_id
-        if guild_id is None:
-            synced = await self.tree.sync()
-        else:
-            guild = discord.Object(id=guild_id)
-            self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-        self.synced = (guild_id, len(synced))
-        await self._clear_previous_scope(guild_id)
-        return synced
+    # ------------------------------------------------------------------ server scope
 
-    async def _clear_previous_scope(self, guild_id: int | None) -> None:
-        """Switching between one server's commands and global ones would show every command
-        twice (both sets stay registered): remove the set synced last time, if it differs."""
+    async def sync_commands(self) -> None:
+        """Register the commands with Discord: in each allowed server (instant), and globally only
+        the DM ``/ask`` when ``allow_dms`` is on. Registering the global set also clears what an
+        older version registered globally, so no other server ever sees a command."""
+        assert self.application_id is not None  # set at login, before setup_hook
+        registered = await self.http.bulk_upsert_global_commands(self.application_id, self.global_payloads())
+        self.synced_global = len(registered)
+        for guild_id in sorted(self.settings.guild_ids):
+            await self.sync_guild(guild_id)
+        await self._clear_previous_scope()
+
+    def global_payloads(self) -> list[dict[str, Any]]:
+        """What is registered globally: nothing, or ``/ask`` for direct messages (public briefings)."""
+        ask = self.tree.get_command("ask")
+        if not self.settings.allow_dms or ask is None:
+            return []
+        payload = ask.to_dict(self.tree)
+        payload["options"] = [o for o in payload.get("options", []) if o["name"] != "private"]
+        payload["contexts"] = [1]  # the bot's direct messages only
+        payload["integration_types"] = [0]  # installed in a server, not by a person
+        payload["description"] = "Answer a question by quoting the public briefings"
+        return [payload]
+
+    async def sync_guild(self, guild_id: int) -> bool:
+        """Register the commands in one allowed server; False when Discord refuses (not a member yet)."""
+        try:
+            synced = await self.tree.sync(guild=discord.Object(id=guild_id))
+        except discord.HTTPException as exc:
+            log.warning(
+                "cannot register commands in server %s (%s): invite the bot there; "
+                "commands appear when it joins",
+                guild_id,
+                exc.text or exc.status,
+            )
+            return False
+        self.synced[guild_id] = len(synced)
+        return True
+
+    async def _clear_previous_scope(self) -> None:
+        """Servers the commands were registered in last time but no longer allowed keep their
+        commands until removed: remove them (the global set is rewritten at every start)."""
         path = self.settings.data_dir / SYNC_STATE
         previous = await asyncio.to_thread(_read_sync_state, path)
-        if previous is not None and previous != {"guild_id": guild_id} and self.application_id is not None:
-            old = previous.get("guild_id")
+        current = set(self.settings.guild_ids)
+        assert self.application_id is not None
+        for old in sorted(previous - current):
             try:
-                if old is None:
-                    await self.http.bulk_upsert_global_commands(self.application_id, [])
-                else:
-                    await self.http.bulk_upsert_guild_commands(self.application_id, int(old), [])
-                log.info(
-                    "removed the commands synced before (%s)", "globally" if old is None else f"to {old}"
-                )
-            except (discord.HTTPException, ValueError, TypeError):
-                log.warning("could not remove the commands synced before (%s)", old, exc_info=True)
-        await asyncio.to_thread(write_json_atomic, path, {"guild_id": guild_id})
+                await self.http.bulk_upsert_guild_commands(self.application_id, old, [])
+                log.info("removed the commands registered before in server %s", old)
+            except discord.HTTPException:
+                log.info("could not remove the commands registered before in server %s", old, exc_info=True)
+        try:
+            await asyncio.to_thread(write_json_atomic, path, {"guild_ids": sorted(current)})
+        except OSError:
+            log.warning("could not record where the commands are registered", exc_info=True)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.enforce_scope(guild)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self.enforce_scope(guild)
+
+    async def enforce_scope(self, guild: discord.Guild) -> None:
+        """Stay in an allowed server (registering its commands if not done yet); leave any other."""
+        if guild.id in self.settings.guild_ids:
+            if guild.id not in self.synced:
+                await self.sync_guild(guild.id)
+            return
+        log.warning("leaving server %r (%s): it is not in DISCORD_GUILD_IDS", guild.name, guild.id)
+        try:
+            await guild.leave()
+        except discord.HTTPException:
+            log.error("could not leave server %s; it is still ignored", guild.id, exc_info=True)
 
     async def prepare(self) -> ReindexReport | None:
         """Load the model and build the index if there is none, in threads, before connecting."""
@@ -202,7 +265,10 @@ class BriefBot(commands.Bot):
         file: discord.File | None = None,
     ) -> None:
         """Post to the moderators' log channel, if one is configured; failures are logged and
-        kept for ``/status`` (``modlog_problem``)."""
+        kept for ``/status`` (``modlog_problem``).
+
+        Reports name briefings, restricted ones too, so the details go only to a channel in a
+        served server that no one but moderators can read; otherwise one neutral line does."""
         channel_id = self.settings.modlog_channel_id
         if channel_id is None:
             return
@@ -211,6 +277,16 @@ class BriefBot(commands.Bot):
             if not isinstance(channel, discord.abc.Messageable):
                 log.warning("mod-log channel %s cannot receive messages", channel_id)
                 self.modlog_problem = "it is not a channel messages can be sent to"
+                return
+            exposure = modlog_exposure(channel, self.settings)
+            if exposure is not None:
+                log.warning("mod-log channel %s: %s; its details are not posted there", channel_id, exposure)
+                self.modlog_problem = f"{exposure}, so reports are not posted there"
+                if (
+                    isinstance(channel, discord.abc.GuildChannel)
+                    and channel.guild.id in self.settings.guild_ids
+                ):
+                    await channel.send(MODLOG_WITHHELD, allowed_mentions=NO_MENTIONS)
                 return
             files = [file] if file is not None else []
             await channel.send(
@@ -260,7 +336,12 @@ class BriefBot(commands.Bot):
                 log.exception("%s failed", who)
                 await self.modlog(f"{who} failed; the error is in the bot's log.")
                 return None
-        if report.changed or report.skipped:
+        # Unchanged problems (a file still skipped, a reindex still refused) are posted once, not
+        # at every scheduled run.
+        problems = (tuple((x.path, x.reason) for x in report.skipped), report.refused)
+        news = report.changed or problems != self._last_problems
+        self._last_problems = problems
+        if news and (report.changed or report.skipped or report.refused):
             await self.modlog(embed=embeds.report_embed(report, who))
         return report
 
@@ -329,12 +410,20 @@ def corpus_snapshot(corpus_dir: Path) -> dict[str, tuple[int, int]]:
 # ---------------------------------------------------------------------------- entry points
 
 
-def _read_sync_state(path: Path) -> dict[str, Any] | None:
+def _read_sync_state(path: Path) -> set[int]:
+    """The servers the commands were registered in last time (an older file named one, or none)."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and "guild_id" in data else None
+        return set()
+    if not isinstance(data, dict):
+        return set()
+    ids = data.get("guild_ids", [data.get("guild_id")])
+    return (
+        {int(i) for i in ids if isinstance(i, int) and not isinstance(i, bool)}
+        if isinstance(ids, list)
+        else set()
+    )
 
 
 def _discord_now() -> float:
@@ -356,15 +445,13 @@ def required_permissions(settings: Settings) -> discord.Permissions:
 
 def invite_url(application_id: int, settings: Settings) -> str:
     """The OAuth2 link that adds the bot with its commands and ``required_permissions``."""
-    guild = (
-        discord.Object(id=settings.discord_guild_id) if settings.discord_guild_id else discord.utils.MISSING
-    )
+    only = next(iter(settings.guild_ids)) if len(settings.guild_ids) == 1 else None
     return discord.utils.oauth_url(
         application_id,
         permissions=required_permissions(settings),
-        guild=guild,
+        guild=discord.Object(id=only) if only is not None else discord.utils.MISSING,
         scopes=("bot", "applications.commands"),
-        disable_guild_select=settings.discord_guild_id is not None,
+        disable_guild_select=only is not None,
     )
 
 
@@ -374,6 +461,15 @@ def run_bot(settings: Settings) -> int:
     if not token:
         print(f"briefbot: DISCORD_TOKEN is not set. {README_HINT}", file=sys.stderr)
         return 2
+    if not settings.guild_ids:
+        print(
+            "briefbot: DISCORD_GUILD_IDS is not set: list the server ids this bot serves "
+            f"(comma-separated); it answers nothing elsewhere. {README_HINT}",
+            file=sys.stderr,
+        )
+        return 2
+    if settings.discord_guild_id is not None:
+        log.warning("DISCORD_GUILD_ID is deprecated: use DISCORD_GUILD_IDS (a comma-separated list)")
     from bot.app import build_handlers
     from index.embedder import ModelNotFoundError
 

@@ -16,6 +16,7 @@ from bot import render
 from bot.errors import UserFacingError
 from bot.handlers import Handlers
 from bot.progress import TerminalProgress
+from index.controls import visible
 from index.models import Answer
 from index.search import LOCAL_USER
 
@@ -58,7 +59,12 @@ class Console:
         self.state = ConsoleState()
 
     def say(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        """Print ``text`` with control characters shown visibly, never executed."""
+        print(visible(text), file=self.out, flush=True)
+
+    def say_answer(self, answer: Answer) -> None:
+        """Print an answer (``render.to_text`` makes it safe and adds its own emphasis)."""
+        print(render.to_text(answer, emphasis=self.emphasis), file=self.out, flush=True)
 
     async def handle(self, line: str) -> bool:
         """Run one line; returns False when the user asked to quit."""
@@ -102,7 +108,7 @@ class Console:
             question, viewer=LOCAL_USER, since=options.get("since"), briefing_id=options.get("briefing")
         )
         self.state = ConsoleState(question, options, answer, len(answer.quotes))
-        self.say(render.to_text(answer, emphasis=self.emphasis))
+        self.say_answer(answer)
 
     async def _more(self) -> None:
         st = self.state
@@ -119,7 +125,7 @@ class Console:
             return
         st.shown += len(answer.quotes)
         st.last_answer = answer
-        self.say(render.to_text(answer, emphasis=self.emphasis))
+        self.say_answer(answer)
 
     async def _context(self, rest: str) -> None:
         answer = self.state.last_answer

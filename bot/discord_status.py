@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.checks import modlog_exposure
+
 if TYPE_CHECKING:
     from bot.client import BriefBot
 
@@ -21,16 +23,19 @@ _WORDS = {
 
 
 def commands_line(bot: BriefBot, guild: discord.Guild | None) -> str:
-    if bot.synced is None:
-        return "Commands: not synced yet."
-    where, count = bot.synced
-    if where is None:
-        return (
-            f"Commands: {count} synced globally (new or changed commands can take up to an hour to appear)."
-        )
-    if guild is not None and where == guild.id:
-        return f"Commands: {count} synced to this server only (DISCORD_GUILD_ID), so changes appear at once."
-    return f"Commands: {count} synced to another server only ({where}); members here see them only as global commands."
+    if guild is None:
+        return "Commands: /status is for servers."
+    count = bot.synced.get(guild.id)
+    if count is None:
+        return "Commands: not registered in this server yet (it is in DISCORD_GUILD_IDS; they are when Discord allows it)."
+    elsewhere = len(bot.synced) - 1
+    also = (
+        f", and in {elsewhere} other server{'s' if elsewhere != 1 else ''} of DISCORD_GUILD_IDS"
+        if elsewhere
+        else ""
+    )
+    dms = "; /ask in direct messages (BRIEFBOT_ALLOW_DMS)" if bot.synced_global else "; none globally"
+    return f"Commands: {count} registered in this server{also}{dms}."
 
 
 def moderators_line(bot: BriefBot, guild: discord.Guild | None) -> str:
@@ -69,6 +74,9 @@ async def modlog_line(bot: BriefBot) -> str:
     missing = [_WORDS[p] for p in MODLOG_PERMISSIONS if not getattr(perms, p)]
     if missing:
         return f"Mod-log: #{channel.name} is missing the bot's permission to {', '.join(missing)}."
+    exposure = modlog_exposure(channel, bot.settings)
+    if exposure is not None:
+        return f"Mod-log: #{channel.name}, but {exposure}, so reports are not posted there."
     if bot.modlog_problem:
         return f"Mod-log: #{channel.name}, but {bot.modlog_problem}."
     return f"Mod-log: #{channel.name}, reachable."

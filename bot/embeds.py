@@ -33,6 +33,7 @@ FOOTER_MAX = 2048
 TOTAL_MAX = 6000  # titles, descriptions, field names and values, footers of all embeds together
 URL_MAX = 2048
 
+ALSO_IN = "Also in"
 TRIMMED = "(trimmed)"
 TAIL_MARK = " … " + TRIMMED
 HEAD_MARK = TRIMMED + " … "
@@ -45,9 +46,6 @@ WEAK_COLOUR = discord.Colour.light_grey()
 CONTEXT_COLOUR = discord.Colour.blurple()
 REPORT_COLOUR = discord.Colour.dark_teal()
 
-# Marks that never occur in text people write (Unicode noncharacters): ``render.highlighted``
-# places them, escaping leaves them alone, and they then become ``**``.
-_OPEN, _CLOSE = "\ufdd0", "\ufdd1"
 _URL = re.compile(r"https?://[^\s<>]+")
 _ALWAYS = re.compile(r"[\\*_~|`<\[]|@(?=everyone|here)")
 _LINE_MARK = re.compile(r"^([ \t]*)([-+>#])", re.MULTILINE)
@@ -81,10 +79,12 @@ def _escape_plain(text: str) -> str:
 
 def clip(raw: str, limit: int) -> str:
     """``raw`` escaped, shortened with "…" if its escaped form would exceed ``limit``."""
-    full = escape(raw)
-    if dlen(full) <= limit:
-        return full
-    lo, hi = 0, len(raw)
+    if len(raw) <= limit:
+        full = escape(raw)
+        if dlen(full) <= limit:
+            return full
+    # Escaping never shortens, so only the first ``limit`` characters can be kept.
+    lo, hi = 0, min(len(raw), limit)
     while lo < hi:  # the longest prefix whose escaped form plus "…" fits
         mid = (lo + hi + 1) // 2
         if dlen(escape(raw[:mid])) + 1 <= limit:
@@ -105,22 +105,30 @@ def safe_url(url: str | None) -> str | None:
 
 
 def _rendered(text: str, span: tuple[int, int] | None) -> str:
-    marked = render.highlighted(text, span, _OPEN, _CLOSE)
-    return escape(marked).replace(_OPEN, "**").replace(_CLOSE, "**")
+    """``text`` escaped, with the best sentence in bold. The three parts are escaped apart, so
+    nothing in the text itself can be taken for the bold marks."""
+    marked = render.emphasis_span(text, span)
+    if marked is None:
+        return escape(text)
+    s, e = marked
+    return escape(text[:s]) + "**" + escape(text[s:e]) + "**" + escape(text[e:])
 
 
-def _cut_candidates(text: str, start: int) -> Iterator[Sequence[int]]:
-    """Where an excerpt from ``start`` may end, best first: after a sentence, after a word,
-    anywhere (ascending offsets, the end of the text excluded)."""
-    end = len(text)
-    yield [m.end() for m in _SENTENCE_END.finditer(text, start) if m.end() < end]
-    yield [m.end() for m in _SPACE.finditer(text, start) if m.end() < end]
+def _cut_candidates(text: str, start: int, stop: int) -> Iterator[Sequence[int]]:
+    """Where an excerpt from ``start`` may end, before ``stop``, best first: after a sentence,
+    after a word, anywhere (ascending offsets, the end of the text excluded). Only the window up
+    to ``stop`` is read, so paging a long text stays linear."""
+    end = min(stop, len(text))
+    yield [m.end() for m in _SENTENCE_END.finditer(text, start, end) if m.end() < end]
+    yield [m.end() for m in _SPACE.finditer(text, start, end) if m.end() < end]
     yield range(start + 1, end)
 
 
-def _last_cut(text: str, start: int, fits: Callable[[int], bool]) -> int | None:
-    """The furthest cut point after ``start`` for which ``fits`` holds (it must be monotone)."""
-    for points in _cut_candidates(text, start):
+def _last_cut(text: str, start: int, limit: int, fits: Callable[[int], bool]) -> int | None:
+    """The furthest cut point after ``start`` for which ``fits`` holds (it must be monotone).
+
+    An excerpt renders at least as long as it is, so no cut beyond ``start + limit`` can fit."""
+    for points in _cut_candidates(text, start, start + limit + 1):
         lo, hi, best = 0, len(points) - 1, None
         while lo <= hi:  # a longer excerpt never renders shorter: binary search
             mid = (lo + hi) // 2
@@ -139,11 +147,14 @@ def fit_text(text: str, limit: int, highlight: tuple[int, int] | None = None) ->
     A long text is cut at a sentence boundary; when the best sentence would fall outside the
     first ``limit`` characters, the excerpt starts at that sentence instead.
     """
-    full = _rendered(text, highlight)
-    if dlen(full) <= limit:
-        return full, False
+    if len(text) <= limit:
+        full = _rendered(text, highlight)
+        if dlen(full) <= limit:
+            return full, False
     start = 0
-    if highlight is not None and dlen(escape(text[: highlight[1]])) + len(TAIL_MARK) > limit:
+    if highlight is not None and (
+        highlight[1] > limit or dlen(escape(text[: highlight[1]])) + len(TAIL_MARK) > limit
+    ):
         start = highlight[0]
     head = HEAD_MARK if start else ""
 
@@ -155,7 +166,7 @@ def fit_text(text: str, limit: int, highlight: tuple[int, int] | None = None) ->
             span = (s, e) if s < e else None
         return head + _rendered(shown, span) + TAIL_MARK
 
-    end = _last_cut(text, start, lambda end: dlen(body(end)) <= limit)
+    end = _last_cut(text, start, limit, lambda end: dlen(body(end)) <= limit)
     return body(end if end is not None else start + 1), True
 
 
@@ -198,7 +209,11 @@ def _fill_bodies(
     while n and sum(embed_size(e) for e in skeletons[:n]) + MIN_BODY * n > TOTAL_MAX - 16:
         n -= 1
     skeletons = skeletons[:n]
-    needs = [dlen(_rendered(t, h)) for t, h in zip(texts, highlights, strict=False)][:n]
+    # A text longer than one description cannot fit whole: no need to render it all to know.
+    needs = [
+        DESCRIPTION_MAX + 1 if len(t) > DESCRIPTION_MAX else dlen(_rendered(t, h))
+        for t, h in zip(texts, highlights, strict=False)
+    ][:n]
     budget = TOTAL_MAX - 16 - sum(embed_size(e) for e in skeletons)
     trimmed: list[bool] = []
     for embed, text, span, room in zip(skeletons, texts, highlights, share_out(needs, budget), strict=False):
@@ -251,10 +266,22 @@ def _quote_skeleton(q: Quote, number: int) -> discord.Embed:
     embed.add_field(name="Source", value=value, inline=False)
     also = render.also_in_line(q)
     if also:
-        embed.add_field(name="Also in", value=clip(also, FIELD_VALUE_MAX), inline=False)
+        embed.add_field(name=ALSO_IN, value=clip(also, FIELD_VALUE_MAX), inline=False)
     if not strong:
         embed.set_footer(text="Weak match: it may not answer the question.")
     return embed
+
+
+def with_also_in(embed: discord.Embed, items: Sequence[str]) -> discord.Embed:
+    """A copy of a quote's embed whose "Also in" field lists only ``items`` (none: no field)."""
+    out = embed.copy()
+    for i in reversed(range(len(out.fields))):
+        if out.fields[i].name == ALSO_IN:
+            out.remove_field(i)
+    also = render.also_in_text(items)
+    if also:
+        out.insert_field_at(1, name=ALSO_IN, value=clip(also, FIELD_VALUE_MAX), inline=False)
+    return out
 
 
 def digest_message(digest: Digest) -> AnswerMessage:
@@ -306,16 +333,25 @@ def _escaped_fits(text: str, start: int, limit: int, end: int) -> bool:
     return dlen(escape(text[start:end])) <= limit
 
 
-def full_passage_pages(text: str, limit: int = DESCRIPTION_MAX - 96) -> list[str]:
-    """A whole passage, escaped, cut at sentence boundaries into descriptions of one embed each."""
+def full_passage_pages(
+    text: str, limit: int = DESCRIPTION_MAX - 96, max_pages: int | None = None
+) -> list[str]:
+    """A whole passage, escaped, cut at sentence boundaries into descriptions of one embed each.
+
+    Linear in the length of the text (each page reads only its own window); with ``max_pages``
+    it stops after ``max_pages + 1`` pages, enough to know the passage is too long for messages.
+    Blocking for long texts: call it in a thread."""
     pages: list[str] = []
     pos = 0
     while pos < len(text):
-        rest = escape(text[pos:])
-        if dlen(rest) <= limit:
-            pages.append(rest)
+        if max_pages is not None and len(pages) > max_pages:
             break
-        end = _last_cut(text, pos, partial(_escaped_fits, text, pos, limit)) or pos + 1
+        if len(text) - pos <= limit:
+            rest = escape(text[pos:])
+            if dlen(rest) <= limit:
+                pages.append(rest)
+                break
+        end = _last_cut(text, pos, limit, partial(_escaped_fits, text, pos, limit)) or pos + 1
         pages.append(escape(text[pos:end]))
         pos = end
     return pages
@@ -333,7 +369,13 @@ def lines_embed(title: str, lines: Sequence[str], colour: discord.Colour = REPOR
 
 def report_embed(report: ReindexReport, who: str | None = None) -> discord.Embed:
     """A reindex (or rollback) report."""
-    title = "Rolled back" if report.rolled_back else "Reindex finished"
+    title = (
+        "Rolled back"
+        if report.rolled_back
+        else "Reindex not published"
+        if report.refused
+        else "Reindex finished"
+    )
     embed = lines_embed(title, render.report_lines(report))
     if who:
         embed.set_footer(text=clip(f"Started by {who}", FOOTER_MAX))

@@ -12,7 +12,8 @@ import logging
 import os
 import re
 import secrets
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Collection
 from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
@@ -99,8 +100,22 @@ class Handlers:
         return await asyncio.to_thread(self.service.status)
 
     async def briefings(self, *, viewer: Viewer = LOCAL_USER) -> list[BriefingMeta]:
-        metas = await self._run(self.service.briefings)
-        return [m for m in metas if viewer.may_see(m.audience)]
+        """The briefings ``viewer`` may see (filtered in a thread: there may be very many)."""
+        return await self._run(lambda: [m for m in self.service.briefings() if viewer.may_see(m.audience)])
+
+    async def metas(self, briefing_ids: Collection[str]) -> dict[str, BriefingMeta]:
+        """What is known of these briefings in the live index (those it holds), without a
+        viewer filter: for checks, never shown as is."""
+
+        def lookup() -> dict[str, BriefingMeta]:
+            found = {bid: self.service.meta(bid) for bid in briefing_ids}
+            return {bid: m for bid, m in found.items() if m is not None}
+
+        return await self._run(lookup)
+
+    async def find_briefings(self, typed: str, *, viewer: Viewer = LOCAL_USER) -> list[BriefingMeta]:
+        """Briefings ``viewer`` may see whose id or title contains ``typed``, newest first."""
+        return await self._run(lambda: find_briefings(self.service.briefings(), typed, viewer))
 
     async def briefing_passages(self, briefing_id: str, *, viewer: Viewer = LOCAL_USER) -> list[Passage]:
         """Every passage of one briefing the viewer may see, in order."""
@@ -124,18 +139,36 @@ class Handlers:
         full: bool = False,
         rollback: bool = False,
         to: str | None = None,
+        allow_shrink: bool = False,
+        deliberate: Collection[str] = (),
+        confirmed_loss: int | None = None,
     ) -> ReindexReport:
         """Rebuild or update the index (or roll back, to the version ``to`` or the previous one);
-        one at a time across processes."""
+        one at a time across processes. A report with ``refused`` set published nothing (see
+        ``index.build.reindex`` for ``allow_shrink``, ``deliberate`` and ``confirmed_loss``)."""
         self._refuse_if_reindexing()
         try:
             if rollback:
                 return await asyncio.to_thread(self.service.rollback, who, to)
-            return await asyncio.to_thread(self.service.reindex, full=full, progress=progress, who=who)
+            return await asyncio.to_thread(
+                self.service.reindex,
+                full=full,
+                progress=progress,
+                who=who,
+                allow_shrink=allow_shrink,
+                deliberate=deliberate,
+                confirmed_loss=confirmed_loss,
+            )
         except ReindexBusyError as exc:
-            raise UserFacingError(str(exc).capitalize() + ". Try again when it has finished.") from exc
+            raise UserFacingError(_sentence(str(exc)) + " Try again when it has finished.") from exc
         except ManifestError as exc:
             raise UserFacingError(f"Cannot roll back: {exc}.") from exc
+        except (OSError, sqlite3.Error) as exc:  # a full disk, a read-only index folder
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise UserFacingError(
+                f"Could not write the index in {self.service.config.index_dir} ({reason}). "
+                "The live version is unchanged; free some space or fix the folder's permissions, then reindex."
+            ) from exc
 
     async def context(
         self, passage_id: str, *, viewer: Viewer = LOCAL_USER, around: int = 1
@@ -186,8 +219,8 @@ class Handlers:
         name = check_upload(filename, len(data), limit)
         await self.extract(name, data, limit)
         self._refuse_if_reindexing()
-        await asyncio.to_thread(self._save_briefing, name, data, replace)
-        return await self._reindex_after_change(f"{name} was saved", who, progress)
+        saved = await asyncio.to_thread(self._save_briefing, name, data, replace)
+        return await self._reindex_after_change(f"{saved} was saved", who, progress)
 
     async def extract(self, rel_path: str, data: bytes, max_bytes: int | None = None) -> list[ParsedDocument]:
         """The briefings in a file as the index will read them (in a worker thread; PDF, Word,
@@ -198,18 +231,28 @@ class Handlers:
             with ExtractionSandbox(self.service.config.build.extract) as sandbox:
                 return sandbox.parse(rel_path, data, limit)
 
+        name = PurePosixPath(rel_path).name
         try:
             return await asyncio.to_thread(parse)
         except BriefingError as exc:
-            name = PurePosixPath(rel_path).name
             raise UserFacingError(f"{name} was not added: {exc.reason}.") from exc
+        except Exception as exc:  # a reader bug: still a clear refusal, and nothing saved
+            log.exception("could not read the upload %s", name)
+            raise UserFacingError(
+                f"{name} was not added: it could not be read ({type(exc).__name__})."
+            ) from exc
 
     async def put_corpus_file(self, rel_path: str, data: bytes) -> None:
         """Write (or replace) a file under the corpus folder, atomically, in a worker thread."""
         path = self._inside_corpus(rel_path)
 
+        corpus = self.service.config.corpus_dir
+
         def write() -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            # Never through a link: a subfolder swapped for one must not lead outside the corpus.
+            if not path.parent.resolve().is_relative_to(corpus.resolve()) or path.is_symlink():
+                raise UserFacingError(f"{rel_path} would be written outside the corpus folder; not saved.")
             _write_atomic(path, data)
 
         await asyncio.to_thread(write)
@@ -251,7 +294,7 @@ class Handlers:
         else:
             await asyncio.to_thread(self._delete_briefing, meta.path)
             done = f"{meta.path} was deleted"
-        return await self._reindex_after_change(done, who, progress)
+        return await self._reindex_after_change(done, who, progress, deliberate=(briefing_id,))
 
     async def trashed(self) -> list[TrashEntry]:
         """Removed briefings that can still be restored, most recent first."""
@@ -267,31 +310,43 @@ class Handlers:
         entry = await asyncio.to_thread(self.trash.restore, entry_id, self.service.config.corpus_dir)
         return entry, await self._reindex_after_change(f"{entry.path} was restored", who, progress)
 
-    async def _reindex_after_change(self, done: str, who: str, progress: Progress | None) -> ReindexReport:
+    async def _reindex_after_change(
+        self, done: str, who: str, progress: Progress | None, deliberate: Collection[str] = ()
+    ) -> ReindexReport:
         try:
-            return await self.reindex(progress=progress, who=who)
+            return await self.reindex(progress=progress, who=who, deliberate=deliberate)
         except UserFacingError as exc:
             # The file change happened; only indexing it has to wait.
             raise UserFacingError(f"{done}, but it is not indexed yet: {exc.message}") from exc
 
-    def _save_briefing(self, name: str, data: bytes, replace: bool) -> None:
+    def _save_briefing(self, name: str, data: bytes, replace: bool) -> str:
+        """Write the upload into the corpus folder; returns the file name used. Replacing keeps
+        the existing file's name when it differs only in case (one file, the same briefing id)."""
         corpus = self.service.config.corpus_dir
         corpus.mkdir(parents=True, exist_ok=True)
         stem = PurePosixPath(name).stem.lower()
+        target = name
         for existing in corpus.iterdir():
             same_name = existing.name.lower() == name.lower()
             same_id = existing.suffix.lower() in SUPPORTED_SUFFIXES and existing.stem.lower() == stem
+            if same_name and (existing.is_dir() or existing.is_symlink()):
+                raise UserFacingError(
+                    f"{existing.name} in the corpus folder is not a briefing file; not replaced."
+                )
             if same_name and not replace:
                 raise UserFacingError(
                     f"A briefing file called {existing.name} already exists. "
                     "Add it again with `replace: True` to replace it."
                 )
-            if same_id and not same_name:
+            if same_name:
+                target = existing.name
+            elif same_id:
                 raise UserFacingError(
                     f"{existing.name} already has that name (only the extension differs); "
                     "remove it first, or upload under another name."
                 )
-        _write_atomic(corpus / name, data)
+        _write_atomic(corpus / target, data)
+        return target
 
     def _corpus_file(self, rel_path: str) -> Path:
         corpus = self.service.config.corpus_dir.resolve()
@@ -322,7 +377,7 @@ class Handlers:
         if self.service.reindex_running():
             holder = self.service.layout.lock_holder()
             raise UserFacingError(
-                str(ReindexBusyError(holder)).capitalize() + ". Try again when it has finished."
+                _sentence(str(ReindexBusyError(holder))) + " Try again when it has finished."
             )
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -334,6 +389,24 @@ class Handlers:
             ) from exc
         except ModelNotFoundError as exc:
             raise UserFacingError(f"The embedding model is not available: {exc}") from exc
+
+
+def _sentence(text: str) -> str:
+    """``text`` as a sentence: first letter upper-cased, nothing else changed (timestamps stay)."""
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def find_briefings(metas: list[BriefingMeta], typed: str, viewer: Viewer) -> list[BriefingMeta]:
+    """The matching briefings ``viewer`` may see, newest first (undated ones first of all)."""
+    want = typed.casefold().strip()
+    found = [
+        m
+        for m in metas
+        if viewer.may_see(m.audience)
+        and (not want or want in m.briefing_id.casefold() or want in m.title.casefold())
+    ]
+    found.sort(key=lambda m: m.date_label, reverse=True)
+    return found
 
 
 def check_upload(filename: str, size: int, max_bytes: int, content_type: str | None = None) -> str:

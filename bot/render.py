@@ -7,9 +7,13 @@ The console uses the plain-text functions; the Discord bot builds embeds from th
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
+from index.audience import describe
+from index.controls import visible, visible_line
 from index.models import Answer, Attribution, BriefingMeta, Quote, ReindexReport
 from index.service import Status
 from index.whatsnew import Digest, DigestItem
@@ -37,11 +41,17 @@ def paragraph_ref(label: str, page: int | None) -> str:
     return f"p. {page}, ¶ {label}" if page else f"¶ {label}"
 
 
+def also_in_item(o: Attribution) -> str:
+    """One "Also in" entry: where else a quoted paragraph stands."""
+    return f"{o.title} ({o.when_label}), {paragraph_ref(o.paragraph_label, o.page)}"
+
+
+def also_in_text(items: Sequence[str]) -> str | None:
+    return "Also in: " + "; ".join(items) if items else None
+
+
 def also_in_line(q: Quote) -> str | None:
-    if not q.also_in:
-        return None
-    items = [f"{o.title} ({o.when_label}), {paragraph_ref(o.paragraph_label, o.page)}" for o in q.also_in]
-    return "Also in: " + "; ".join(items)
+    return also_in_text([also_in_item(o) for o in q.also_in])
 
 
 ABSTAIN_MAX_QUOTES = 3  # weak matches shown when there is no confident answer
@@ -71,48 +81,79 @@ def more_header(answer: Answer) -> str:
     return f"{len(answer.quotes)} more passage{'s' if len(answer.quotes) != 1 else ''}: {', '.join(parts)}."
 
 
-def highlighted(text: str, span: tuple[int, int] | None, open_mark: str, close_mark: str) -> str:
-    """``text`` with the best sentence wrapped in marks; the characters themselves unchanged."""
+def emphasis_span(text: str, span: tuple[int, int] | None) -> tuple[int, int] | None:
+    """Where emphasis goes for the best sentence ``span``: inside its surrounding whitespace (so
+    Markdown emphasis applies), or None when there is nothing to emphasise."""
     if span is None:
-        return text
+        return None
     s, e = span
     if not (0 <= s < e <= len(text)):
-        return text
-    # Marks go inside surrounding whitespace so Markdown emphasis still applies.
+        return None
     while s < e and text[s].isspace():
         s += 1
     while e > s and text[e - 1].isspace():
         e -= 1
+    return (s, e) if s < e else None
+
+
+def highlighted(text: str, span: tuple[int, int] | None, open_mark: str, close_mark: str) -> str:
+    """``text`` with the best sentence wrapped in marks; the characters themselves unchanged."""
+    marked = emphasis_span(text, span)
+    if marked is None:
+        return text
+    s, e = marked
     return text[:s] + open_mark + text[s:e] + close_mark + text[e:]
 
 
-def quote_text_plain(q: Quote, *, emphasis: bool = False) -> str:
-    if emphasis and q.highlight:
-        return highlighted(q.text, q.highlight, "\033[1m", "\033[0m")
-    return q.text
+_BOLD, _PLAIN = "\033[1m", "\033[0m"
+_LINE_BREAK = re.compile("\r\n|[\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
+
+
+def quote_lines(q: Quote, *, emphasis: bool = False) -> list[str]:
+    """A quote's lines for a terminal: control characters shown visibly (an ESC in a briefing
+    never reaches the terminal raw), the best sentence in bold when ``emphasis``."""
+    span = emphasis_span(q.text, q.highlight) if emphasis else None
+    parts = (
+        [(q.text, False)]
+        if span is None
+        else [(q.text[: span[0]], False), (q.text[span[0] : span[1]], True), (q.text[span[1] :], False)]
+    )
+    lines = [""]
+    for text, bold in parts:
+        for n, piece in enumerate(_LINE_BREAK.split(text)):
+            if n:
+                lines.append("")
+            if piece:
+                lines[-1] += f"{_BOLD}{visible(piece)}{_PLAIN}" if bold else visible(piece)
+    return lines
 
 
 def to_text(answer: Answer, *, emphasis: bool = False) -> str:
-    """The console rendering of an answer."""
-    lines = [answer_header(answer)]
-    lines.extend(answer.notes)
+    """The console rendering of an answer, safe to print to a terminal as it is."""
+    lines = [visible(answer_header(answer))]
+    lines.extend(visible(note) for note in answer.notes)
     for i, q in enumerate(shown_quotes(answer), 1):
         lines.append("")
         lines.append(f"[{i}] {STRENGTH_LABEL[q.strength]}")
-        for text_line in quote_text_plain(q, emphasis=emphasis).splitlines() or [""]:
+        for text_line in quote_lines(q, emphasis=emphasis):
             lines.append(f"    {text_line}")
-        lines.append(f"    — {attribution_line(q.attribution)}")
+        lines.append(f"    — {visible_line(attribution_line(q.attribution))}")
         if q.attribution.url:
-            lines.append(f"      {q.attribution.url}")
+            lines.append(f"      {visible_line(q.attribution.url)}")
         also = also_in_line(q)
         if also:
-            lines.append(f"      {also}")
+            lines.append(f"      {visible_line(also)}")
     return "\n".join(lines)
+
+
+REPORT_SHOWN_ITEMS = 20  # skipped files and warnings listed; the rest are counted
 
 
 def report_lines(report: ReindexReport) -> list[str]:
     """A reindex report in words that say what it did: nothing, an update, a full rebuild, a
-    rollback."""
+    rollback, or why it published nothing (long lists shortened, with how many more)."""
+    if report.refused:
+        return _refused_lines(report)
     if report.rolled_back:
         lines = [
             f"Rolled back to the index {version_label(report.version)} "
@@ -155,13 +196,43 @@ def report_lines(report: ReindexReport) -> list[str]:
                 lines.append(f"{what}: {shown}.")
     if len(report.formats) > 1 or set(report.formats) - {"markdown", "text"}:
         lines.append("By format: " + "; ".join(format_line(f, c) for f, c in report.formats.items()) + ".")
-    if report.skipped:
-        lines.append(f"Skipped {len(report.skipped)} file{'s' if len(report.skipped) != 1 else ''}:")
-        lines.extend(f"  - {s.path}: {s.reason}" for s in report.skipped)
-    if report.warnings:
-        lines.append("Warnings:")
-        lines.extend(f"  - {w}" for w in report.warnings)
+    lines.extend(_problem_lines(report))
     lines.extend(_check_lines(report))
+    return lines
+
+
+def _refused_lines(report: ReindexReport) -> list[str]:
+    removed = len(report.briefings_removed) + report.omitted.get("briefings_removed", 0)
+    lines = [
+        f"Not published: {report.refused}.",
+        f"The live index ({version_label(report.version) if report.version else 'none yet'}) is unchanged: "
+        f"{report.briefings_total} briefings, {report.passages_total} passages.",
+        f"It would have: {len(report.briefings_added)} added, {len(report.briefings_changed)} changed, "
+        f"{removed} removed.",
+    ]
+    if report.briefings_removed and report.refused_kind == "shrink":
+        lines.append("Would be removed:")
+        lines.extend(f"  - {bid}" for bid in report.briefings_removed[:REPORT_SHOWN_ITEMS])
+        lines.extend(_more(removed - min(len(report.briefings_removed), REPORT_SHOWN_ITEMS)))
+    return [*lines, *_problem_lines(report)]
+
+
+def _more(n: int) -> list[str]:
+    return [f"  … and {n} more"] if n > 0 else []
+
+
+def _problem_lines(report: ReindexReport) -> list[str]:
+    lines: list[str] = []
+    skipped = len(report.skipped) + report.omitted.get("skipped", 0)
+    if skipped:
+        lines.append(f"Skipped {skipped} file{'s' if skipped != 1 else ''}:")
+        lines.extend(f"  - {s.path}: {s.reason}" for s in report.skipped[:REPORT_SHOWN_ITEMS])
+        lines.extend(_more(skipped - min(len(report.skipped), REPORT_SHOWN_ITEMS)))
+    warnings = len(report.warnings) + report.omitted.get("warnings", 0)
+    if warnings:
+        lines.append("Warnings:")
+        lines.extend(f"  - {w}" for w in report.warnings[:REPORT_SHOWN_ITEMS])
+        lines.extend(_more(warnings - min(len(report.warnings), REPORT_SHOWN_ITEMS)))
     return lines
 
 
@@ -285,7 +356,7 @@ def status_text(status: Status) -> str:
 
 
 def briefing_line(meta: BriefingMeta) -> str:
-    extra = "" if meta.is_public else f" [audience: {', '.join(meta.audience)}]"
+    extra = "" if meta.is_public else f" [audience: {describe(meta.audience)}]"
     return f"{meta.title} ({meta.when_label}) — {meta.path}{extra}"
 
 
@@ -325,3 +396,13 @@ def digest_text(digest: Digest) -> str:
             lines.extend(f"    {line}" for line in p.text.splitlines())
         lines.append(f"    — {digest_source_line(item)}")
     return "\n".join(lines)
+
+
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_json(data: Any, **kwargs: Any) -> str:
+    """JSON for a terminal: ``json.dumps`` escapes C0 controls; C1 controls and bidirectional
+    overrides are escaped too (still valid JSON, the same data)."""
+    text = json.dumps(data, ensure_ascii=False, **kwargs)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)

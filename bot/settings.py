@@ -31,6 +31,7 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         env_ignore_empty=True,  # "NAME=" as in .env.example means the default
+        populate_by_name=True,
     )
 
     # where things are
@@ -48,6 +49,7 @@ class Settings(BaseSettings):
     bulk_threads: int | None = Field(None, ge=1, le=64)  # default: one per core
     max_file_mb: float = Field(5.0, gt=0)
     keep_versions: int = Field(3, ge=2, le=100)
+    max_shrink: float = Field(0.25, ge=0, le=1)  # a reindex losing more of the briefings is refused
     verify_checksums: bool = True
 
     # answering
@@ -58,15 +60,25 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = Field(
         None, validation_alias=AliasChoices("DISCORD_TOKEN", "BRIEFBOT_DISCORD_TOKEN")
     )
-    discord_guild_id: int | None = Field(
-        None, validation_alias=AliasChoices("DISCORD_GUILD_ID", "BRIEFBOT_DISCORD_GUILD_ID")
+    # The servers this bot serves; it answers nothing elsewhere and leaves other servers.
+    discord_guild_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        validation_alias=AliasChoices("DISCORD_GUILD_IDS", "BRIEFBOT_DISCORD_GUILD_IDS", "discord_guild_ids"),
     )
+    # Deprecated: one server id, added to ``discord_guild_ids``.
+    discord_guild_id: int | None = Field(
+        None,
+        validation_alias=AliasChoices("DISCORD_GUILD_ID", "BRIEFBOT_DISCORD_GUILD_ID", "discord_guild_id"),
+    )
+    allow_dms: bool = False  # /ask in direct messages, public briefings only
     moderator_roles: Annotated[list[str], NoDecode] = Field(default_factory=list)
     modlog_channel_id: int | None = None
     ask_rate_limit: int = Field(5, ge=1)  # questions per user ...
     ask_rate_window: float = Field(60.0, gt=0)  # ... per this many seconds
     mention_replies: bool = False  # needs the privileged message-content intent
     max_upload_kb: int = Field(1024, ge=1, le=25 * 1024)
+    button_rate_limit: int = Field(10, ge=1)  # button clicks per user ...
+    button_rate_window: float = Field(30.0, gt=0)  # ... per this many seconds
     # messages posted here by moderators become briefings (needs the message-content intent)
     briefing_channel_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     extract_timeout_seconds: float = Field(60.0, gt=0)  # one PDF, Word, HTML or e-mail file
@@ -112,7 +124,27 @@ class Settings(BaseSettings):
     @field_validator("discord_guild_id", mode="before")
     @classmethod
     def _guild_id(cls, value: Any) -> Any:
-        return discord_id(value, "guild")
+        return server_id(value)
+
+    @field_validator("discord_guild_ids", mode="before")
+    @classmethod
+    def _guild_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):  # comma-separated, or a JSON-style list: [1234…, 5678…]
+            text = value.strip().removeprefix("[").removesuffix("]")
+            value = [p.strip().strip("'\"") for p in re.split(r"[,;\s]+", text) if p.strip().strip("'\"")]
+        if isinstance(value, int):
+            value = [value]
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [server_id(v) for v in value]
+        return value
+
+    @property
+    def guild_ids(self) -> frozenset[int]:
+        """Every server this bot serves (``DISCORD_GUILD_IDS`` and the deprecated ``DISCORD_GUILD_ID``)."""
+        ids = set(self.discord_guild_ids)
+        if self.discord_guild_id is not None:
+            ids.add(self.discord_guild_id)
+        return frozenset(ids)
 
     @field_validator("thread_channels", mode="before")
     @classmethod
@@ -147,6 +179,7 @@ class Settings(BaseSettings):
                 max_bytes=int(self.max_file_mb * 1024 * 1024),
                 batch_size=self.batch_size,
                 keep_versions=self.keep_versions,
+                max_shrink=self.max_shrink,
                 extract=ExtractLimits(self.extract_timeout_seconds, self.extract_memory_mb),
             ),
             search=SearchOptions(k=self.top_k, candidates=self.candidates),
@@ -163,6 +196,8 @@ _MENTION = re.compile(r"<#(?P<channel>\d+)>")
 
 # The form each setting takes, for the one-line error (variables not listed: pydantic's words).
 EXPECTED = {
+    "discord_guild_ids": "server ids separated by commas (numbers like 1234567890123456789; with "
+    "Developer Mode on, right-click the server → Copy Server ID) or links to one of their channels",
     "discord_guild_id": "a server id (a number like 1234567890123456789; with Developer Mode on, "
     "right-click the server → Copy Server ID) or a link to one of its channels",
     "modlog_channel_id": "a channel id (a number like 1234567890123456789; with Developer Mode on, "
@@ -194,6 +229,15 @@ def discord_id(value: Any, kind: str) -> Any:
     if text.isdigit():
         return int(text)
     raise ValueError(f"not a {kind} id or link")
+
+
+def server_id(value: Any) -> Any:
+    """A server id (17-20 digits, as Discord makes them) from an id or a link to one of the
+    server's channels; anything else is refused (a short number is a typo, not a server)."""
+    found = discord_id(value, "guild")
+    if isinstance(found, bool) or (isinstance(found, int) and not 10**16 <= found < 10**20):
+        raise ValueError("not a server id")
+    return found
 
 
 def env_name(field: str) -> str:

@@ -44,17 +44,20 @@ from bot.checks import (
     app,
     drop_public_placeholder,
     guarded,
+    interaction_in_scope,
     member_is_moderator,
+    refuse_out_of_scope,
     viewer_for,
 )
 from bot.errors import UserFacingError
 from bot.feedback_store import ShownQuote, record_answer
+from index.audience import EVERYONE, Viewer, describe
 from index.models import Answer, BriefingMeta, Quote
-from index.search import Viewer
 from index.whatsnew import Digest
 
 if TYPE_CHECKING:
     from bot.client import BriefBot
+    from bot.handlers import Handlers
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,9 @@ class AnswerRecord:
     version: str = ""
     shown: list[str] = field(default_factory=list)  # passage ids in this message, in order
     shown_briefings: list[str] = field(default_factory=list)
+    # Per shown quote, its "Also in" entries as [briefing_id, label]: posting to a channel keeps
+    # only the public ones.
+    also_in: list[list[list[str]]] = field(default_factory=list)
     trimmed: list[bool] = field(default_factory=list)
     seen: list[str] = field(default_factory=list)  # passage ids shown so far, earlier pages too
     first_number: int = 1
@@ -142,7 +148,11 @@ class AnswerStore:
 
 
 async def _record(interaction: discord.Interaction[Any], key: str) -> AnswerRecord:
-    record = await asyncio.to_thread(app(interaction).answers.get, key)
+    try:
+        record = await asyncio.to_thread(app(interaction).answers.get, key)
+    except (sqlite3.Error, OSError, ValueError) as exc:
+        log.error("the answer store cannot be read: %s", exc)
+        raise UserFacingError("This button cannot work right now; ask the question again.") from exc
     if record is None:
         raise UserFacingError("This answer is too old to continue; ask the question again.")
     return record
@@ -166,17 +176,27 @@ async def compose_answer(
 
     In a channel (``private`` false) only strong quotes are shown: the weak ones wait behind
     "More passages". Callers send a public answer only when it has a strong quote.
+
+    When the answer store cannot be written, the answer goes out without buttons (and it is
+    logged): an unavailable ``answers.sqlite3`` never stops anyone getting an answer.
     """
     shown = answer if private else public_part(answer)
-    msg = embeds.answer_message(shown, first_number=record.first_number, heading=heading, more=more)
+    msg = await asyncio.to_thread(
+        embeds.answer_message, shown, first_number=record.first_number, heading=heading, more=more
+    )
     record.version = answer.index_version
     record.shown = [q.passage_id for q in msg.quotes]
     record.shown_briefings = [q.briefing_id for q in msg.quotes]
+    record.also_in = [[[o.briefing_id, render.also_in_item(o)] for o in q.also_in] for q in msg.quotes]
     record.strong = [q.strength == "strong" for q in msg.quotes]
     record.trimmed = msg.trimmed
     record.seen = [*record.seen, *record.shown]
     record.public = not private
-    key = await asyncio.to_thread(bot.answers.put, record)
+    try:
+        key = await asyncio.to_thread(bot.answers.put, record)
+    except (sqlite3.Error, OSError) as exc:
+        log.error("the answer store cannot be written (%s): answering without buttons", exc)
+        return msg, discord.ui.View(timeout=None)
     asked_in_public = not private if asked_in_public is None else asked_in_public
     if record.feedback_key is None:
         record.feedback_key = key
@@ -350,10 +370,25 @@ _NEVER = r"(?!)"  # the shared bases below are never dispatched themselves
 
 
 class _Button(discord.ui.DynamicItem[discord.ui.Button[Any]], template=_NEVER):
-    """A stateless persistent button: refusals and errors reach the clicker via ``guarded``."""
+    """A stateless persistent button: refusals and errors reach the clicker via ``guarded``.
+
+    Every button passes the server-scope check first (clicks from other servers do nothing),
+    then the per-person click rate limit. New buttons subclass this."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        if interaction_in_scope(interaction):
+            return True
+        await refuse_out_of_scope(interaction)
+        return False
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        await guarded(interaction, lambda: self.run(interaction))
+        await guarded(interaction, lambda: self._limited(interaction))
+
+    async def _limited(self, interaction: discord.Interaction[Any]) -> None:
+        retry_after = app(interaction).button_limiter.hit(interaction.user.id)
+        if retry_after:
+            raise UserFacingError(f"You are clicking quickly: try again in {max(1, round(retry_after))} s.")
+        await self.run(interaction)
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         raise NotImplementedError
@@ -438,7 +473,10 @@ class MoreButton(_AnswerButton, template=rf"bb:more:{_KEY}"):
 
 
 class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
-    """Post a private answer to the channel, if every quote comes from a public briefing."""
+    """Post a private answer to the channel, if every quote comes from a public briefing.
+
+    Nothing public appears until the checks pass, and a refusal (which may name a restricted
+    briefing) is private. "Also in" entries from briefings that are not public are left out."""
 
     prefix, text, style = "post", "Post to channel", discord.ButtonStyle.secondary
 
@@ -456,7 +494,7 @@ class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
         if not strong:
             raise UserFacingError("This answer has no confident quote to post; only you can see it.")
         handlers = bot.handlers
-        metas = {m.briefing_id: m for m in await handlers.briefings()}
+        metas = await handlers.metas({*record.shown_briefings, *(b for q in record.also_in for b, _ in q)})
         for bid in record.shown_briefings:
             meta = metas.get(bid)
             if meta is None:
@@ -466,20 +504,25 @@ class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
             if not meta.is_public:
                 raise UserFacingError(
                     f"This answer quotes “{meta.title}”, which is not public "
-                    f"(audience: {', '.join(meta.audience)}), so it cannot be posted to the channel."
+                    f"(audience: {describe(meta.audience)}), so it cannot be posted to the channel."
                 )
         for pid in record.shown:  # raises when a passage changed or was removed since
-            await handlers.context(pid, viewer=Viewer(public=True), around=0)
+            await handlers.context(pid, viewer=EVERYONE, around=0)
         if not await asyncio.to_thread(bot.answers.claim, self.key, "post"):
             raise UserFacingError("This answer has already been posted to the channel.")
         source = interaction.message
         content = f"{interaction.user.mention} shared an answer."  # a mention that pings nobody
         if source is not None and source.content:
             content = (content + "\n" + source.content)[: embeds.CONTENT_MAX]
+        public_also = [
+            [[bid, label] for bid, label in entries if (m := metas.get(bid)) is not None and m.is_public]
+            for entries in record.also_in
+        ]
         shared = dataclasses.replace(
             record,
             shown=[record.shown[i] for i in strong],
             shown_briefings=[record.shown_briefings[i] for i in strong],
+            also_in=[public_also[i] for i in strong if i < len(public_also)],
             trimmed=[record.trimmed[i] for i in strong if i < len(record.trimmed)],
             strong=[True] * len(strong),
             asker_id=interaction.user.id,
@@ -490,7 +533,14 @@ class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
         try:
             await interaction.followup.send(
                 content=content,
-                embeds=[source.embeds[i] for i in strong if i < len(source.embeds)]
+                embeds=[
+                    embeds.with_also_in(
+                        source.embeds[i],
+                        [label for _, label in (public_also[i] if i < len(public_also) else [])],
+                    )
+                    for i in strong
+                    if i < len(source.embeds)
+                ]
                 if source is not None
                 else [],
                 view=answer_view(key, shared, private=False, metas=metas),
@@ -521,7 +571,7 @@ class ContextButton(_PassageButton, template=rf"bb:ctx:{_PASSAGE}"):
         note = None
         if live != self.version:
             note = "The index has been updated since this answer; this passage is unchanged."
-        msg = embeds.context_message(passages, self.passage_id, meta, note)
+        msg = await asyncio.to_thread(embeds.context_message, passages, self.passage_id, meta, note)
         view = discord.ui.View(timeout=None)
         for p, cut in zip(passages, msg.trimmed, strict=False):
             if cut:
@@ -549,8 +599,9 @@ class FullButton(_PassageButton, template=rf"bb:full:{_PASSAGE}"):
             if meta
             else passage.briefing_id
         )
-        pages = embeds.full_passage_pages(passage.text)
-        if len(pages) > embeds.FULL_PASSAGE_MAX_MESSAGES:
+        most = embeds.FULL_PASSAGE_MAX_MESSAGES
+        pages = await asyncio.to_thread(embeds.full_passage_pages, passage.text, max_pages=most)
+        if len(pages) > most:
             data = io.BytesIO(passage.text.encode("utf-8"))
             await interaction.followup.send(
                 content=embeds.clip(f"The full passage: {where}", embeds.CONTENT_MAX),
@@ -594,6 +645,35 @@ class BriefingsPageButton(_Button, template=r"bb:list:(?P<page>\d{1,5}):[pn]"):
         await interaction.edit_original_response(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
 
 
+class PublishAnywayButton(_Button, template=r"bb:shrink:(?P<mode>update|full):(?P<lost>\d{1,9})"):
+    """A moderator's confirmation that a reindex may remove the briefings its refusal listed
+    (``--allow-shrink`` for that many: if more would go by the time it is clicked, it is refused again)."""
+
+    def __init__(self, mode: str, lost: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Publish anyway",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"bb:shrink:{mode}:{lost}",
+            )
+        )
+        self.mode = mode
+        self.lost = lost
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> PublishAnywayButton:
+        return cls(match["mode"], int(match["lost"]))
+
+    async def run(self, interaction: discord.Interaction[Any]) -> None:
+        bot = app(interaction)
+        if interaction.guild is None or not member_is_moderator(interaction.user, bot.settings):
+            raise app_commands.CheckFailure()
+        cog: Any = bot.get_cog("ModerationCog")
+        await cog.run_reindex(interaction, self.mode, confirmed_loss=self.lost)
+
+
 async def briefings_list(
     interaction: discord.Interaction[Any], page: int
 ) -> tuple[discord.Embed, discord.ui.View]:
@@ -614,6 +694,7 @@ DYNAMIC_ITEMS: tuple[type[discord.ui.DynamicItem[Any]], ...] = (
     ContextButton,
     FullButton,
     BriefingsPageButton,
+    PublishAnywayButton,
 )
 
 
@@ -625,15 +706,28 @@ async def _meta_of(
 ) -> BriefingMeta | None:
     if briefing_id is None:
         return None
-    metas = await app(interaction).handlers.briefings(viewer=viewer)
-    return next((m for m in metas if m.briefing_id == briefing_id), None)
+    meta = (await app(interaction).handlers.metas([briefing_id])).get(briefing_id)
+    return meta if meta is not None and viewer.may_see(meta.audience) else None
 
 
-def briefing_choices(metas: Sequence[BriefingMeta], current: str) -> list[app_commands.Choice[str]]:
+async def briefing_options(
+    handlers: Handlers, viewer: Viewer, current: str
+) -> list[app_commands.Choice[str]]:
+    """Autocomplete choices for a briefing option, among the briefings ``viewer`` may see
+    (autocomplete runs no command checks: the viewer is the only filter), matched and sorted
+    in a thread."""
+    metas = await handlers.find_briefings(current, viewer=viewer)
+    return briefing_choices(metas, current, presorted=True)
+
+
+def briefing_choices(
+    metas: Sequence[BriefingMeta], current: str, *, presorted: bool = False
+) -> list[app_commands.Choice[str]]:
     """Autocomplete choices for a briefing option: id or title containing what was typed."""
     typed = current.casefold().strip()
     out: list[app_commands.Choice[str]] = []
-    for m in sorted(metas, key=lambda m: m.date_label, reverse=True):
+    ordered = metas if presorted else sorted(metas, key=lambda m: m.date_label, reverse=True)
+    for m in ordered:
         if len(m.briefing_id) > CHOICE_CHARS:
             continue  # cannot be a choice value; still reachable by asking without the filter
         if typed and typed not in m.briefing_id.casefold() and typed not in m.title.casefold():

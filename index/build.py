@@ -14,7 +14,7 @@ import json
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import faiss
 import numpy as np
 
 from index.chunking import ChunkOptions, make_passages
+from index.corpus import CorpusUnavailableError, read_bytes, scan_corpus
 from index.embedder import Embedder
 from index.formats import EXTRACTED_SUFFIXES, READERS_VERSION, format_label
 from index.formats.memo import UnreadableMemo
@@ -34,8 +35,6 @@ from index.parsing import (
     BriefingError,
     ParsedDocument,
     briefing_id_for,
-    iter_corpus,
-    read_bytes,
 )
 from index.store import ADDED_KEY, Store
 from index.vectors import EXACT_LIMIT, FaissVectorStore
@@ -56,6 +55,7 @@ class BuildOptions:
     batch_size: int = 32
     keep_versions: int = 3
     sentence_vectors: bool = True
+    max_shrink: float = 0.25  # refuse to publish a version that lost more than this share of briefings
     extract: ExtractLimits = field(default_factory=ExtractLimits)  # PDF, Word, HTML, e-mail
     exact_limit: int = EXACT_LIMIT  # passages searched exactly; an IVF index beyond
 
@@ -87,10 +87,14 @@ def embed_hash(model: str, text: str) -> str:
 
 @dataclass
 class _Scanned:
+    """A briefing file seen by the scan; its bytes are read again only if it is to be parsed,
+    so memory holds one file at a time, however large the corpus."""
+
     rel: str
     briefing_id: str
-    data: bytes
+    path: Path
     sha256: str
+    identity: tuple[int, int] | None
 
 
 def reindex(
@@ -102,14 +106,45 @@ def reindex(
     full: bool = False,
     progress: Progress | None = None,
     who: str = "",
+    allow_shrink: bool = False,
+    deliberate: Collection[str] = (),
+    confirmed_loss: int | None = None,
 ) -> ReindexReport:
     """Bring the index in line with the corpus folder; returns what changed.
 
-    Raises ``ReindexBusyError`` if another reindex (any process) holds the lock.
+    Nothing is published (the report says why, in ``refused``) when the corpus folder cannot be
+    read, when no briefing at all would be left, or when more than ``max_shrink`` of the indexed
+    briefings would go, unless ``allow_shrink`` (or, for a confirmation given after seeing a refusal,
+    unless no more than ``confirmed_loss`` would go); briefings in ``deliberate`` (a moderator removed
+    them) do not count as lost. Raises ``ReindexBusyError`` if another reindex holds the lock.
     """
     opts = options or BuildOptions()
     with layout.reindex_lock(who):
-        return _reindex_locked(corpus_dir, layout, embedder, opts, full, progress)
+        report = _reindex_locked(
+            corpus_dir,
+            layout,
+            embedder,
+            opts,
+            full,
+            progress,
+            _Guard(allow_shrink, frozenset(deliberate), confirmed_loss),
+        )
+    report.cap()
+    return report
+
+
+@dataclass(frozen=True)
+class _Guard:
+    """What a reindex may lose without refusing to publish."""
+
+    allow_shrink: bool
+    deliberate: frozenset[str]
+    confirmed_loss: int | None
+
+    def allows(self, lost: int, total: int, max_shrink: float) -> bool:
+        if not total or lost / total <= max_shrink or self.allow_shrink:
+            return True
+        return self.confirmed_loss is not None and lost <= self.confirmed_loss
 
 
 def _reindex_locked(
@@ -119,6 +154,7 @@ def _reindex_locked(
     opts: BuildOptions,
     full: bool,
     progress: Progress | None,
+    guard: _Guard,
 ) -> ReindexReport:
     t0 = time.perf_counter()
     tick = progress or (lambda stage, done, total: None)
@@ -127,10 +163,13 @@ def _reindex_locked(
     chunk_opts = dataclasses.replace(opts.chunk, max_tokens=embedder.max_tokens)
     wanted = signature(opts, embedder)
 
-    base_version = layout.current_version()
+    base_version = layout.live_version()
     base_dir: Path | None = layout.version_dir(base_version) if base_version else None
     base_manifest: Manifest | None = None
     report = ReindexReport(version=None, previous_version=base_version)
+    damaged_current = layout.current_problem()
+    if damaged_current:
+        report.warnings.append(f"{damaged_current}; repaired")
     if base_dir is not None:
         try:
             base_manifest = read_manifest(base_dir)
@@ -166,16 +205,20 @@ def _reindex_locked(
             indexed_paths.setdefault(rel_path, set()).add(sha)
             bids_of.setdefault(rel_path, []).append(bid)
 
-        # 1. scan: read and hash every briefing file
-        files = list(iter_corpus(corpus_dir)) if corpus_dir.is_dir() else []
-        if not corpus_dir.is_dir():
-            report.warnings.append(f"corpus folder {corpus_dir} does not exist")
+        # 1. scan: list the corpus folder, read and hash every briefing file
+        try:
+            scan = scan_corpus(corpus_dir)
+        except CorpusUnavailableError as exc:
+            return _refuse(report, "corpus", f"{exc}; the index was left as it is", base_store, t0)
+        files = scan.files
+        report.skipped.extend(scan.skipped)
         scanned: dict[str, _Scanned] = {}
         unreadable: set[str] = set()  # paths
         for i, (path, rel) in enumerate(files):
             bid = briefing_id_for(rel)
+            identity = scan.identity.get(rel)
             try:
-                data = read_bytes(path, opts.max_bytes)
+                sha = hashlib.sha256(read_bytes(path, opts.max_bytes, identity)).hexdigest()
             except BriefingError as exc:
                 report.skipped.append(Skipped(rel, exc.reason))
                 unreadable.add(rel)
@@ -183,8 +226,10 @@ def _reindex_locked(
             if bid in scanned:
                 report.skipped.append(Skipped(rel, f"same briefing id as {scanned[bid].rel}; rename one"))
                 continue
-            scanned[bid] = _Scanned(rel, bid, data, hashlib.sha256(data).hexdigest())
+            scanned[bid] = _Scanned(rel, bid, path, sha, identity)
             tick("scan", i + 1, len(files))
+        # Files in a subfolder that cannot be listed now are unreadable, not removed.
+        unreadable.update(rel for rel in indexed_paths if scan.under_unreadable(rel))
 
         rebuild = report.full_rebuild
         to_parse = [s for s in scanned.values() if rebuild or indexed_paths.get(s.rel) != {s.sha256}]
@@ -193,14 +238,16 @@ def _reindex_locked(
         removed = [
             bid for bid, (rel, _) in indexed.items() if rel not in scanned_paths and rel not in unreadable
         ]
+        lost_in_rebuild = list(removed) if rebuild else []
         if rebuild:
             removed = []
-        for stale in sorted(unreadable & indexed_paths.keys()):
+        for stale in sorted((unreadable - scanned_paths) & indexed_paths.keys()):
             report.warnings.append(f"{stale}: unreadable now; the previously indexed version is kept")
 
         # 2. parse the new and changed files (PDF, Word, HTML, e-mail in a limited child process)
         parsed: list[tuple[ParsedDocument, list[Passage]]] = []
         parsed_paths: set[str] = set()
+        failed_paths: set[str] = set()  # indexed files that no longer parse: their old version stays
         seen: set[str] = set()
         memo = UnreadableMemo(layout.root)
         with ExtractionSandbox(opts.extract) as sandbox:
@@ -210,19 +257,23 @@ def _reindex_locked(
                 try:
                     if known is not None:  # refused before and unchanged since: not again
                         raise BriefingError(known)
-                    docs = sandbox.parse(s.rel, s.data, opts.max_bytes)
+                    data = read_bytes(s.path, opts.max_bytes, s.identity)
+                    docs = sandbox.parse(s.rel, data, opts.max_bytes)
                     items = [(doc, _passages(doc, embedder, chunk_opts)) for doc in docs]
-                except BriefingError as exc:
-                    if extracted:
-                        memo.refused(s.rel, s.sha256, exc.reason)
-                    report.skipped.append(Skipped(s.rel, exc.reason))
-                    if s.rel in indexed_paths and not rebuild:
-                        report.warnings.append(f"{s.rel}: kept the previously indexed version")
-                    continue
-                except Exception as exc:  # a parser bug must not stop the other files
-                    report.skipped.append(
-                        Skipped(s.rel, f"could not be parsed ({type(exc).__name__}: {exc})")
+                except Exception as exc:  # a parser bug must not stop the other files either
+                    bad = isinstance(exc, BriefingError)
+                    reason = (
+                        exc.reason
+                        if isinstance(exc, BriefingError)
+                        else f"could not be parsed ({type(exc).__name__}: {exc})"
                     )
+                    if extracted and bad:
+                        memo.refused(s.rel, s.sha256, reason)
+                    report.skipped.append(Skipped(s.rel, reason))
+                    if s.rel in indexed_paths:
+                        failed_paths.add(s.rel)
+                        if not rebuild:
+                            report.warnings.append(f"{s.rel}: kept the previously indexed version")
                     continue
                 parsed_paths.add(s.rel)
                 for doc, passages in items:
@@ -251,7 +302,26 @@ def _reindex_locked(
         removed = [bid for bid in removed if bid not in new_ids]
         report.briefings_removed = sorted({*removed, *dropped})
 
+        # What a full rebuild cannot re-read comes over from the live version when it can
+        # (same model and passage rules): an unreadable briefing is kept, not lost.
+        carry: list[str] = []
+        if rebuild and base_manifest is not None and base_dir is not None:
+            keep = sorted(
+                {bid for rel in (unreadable | failed_paths) for bid in bids_of.get(rel, [])} - new_ids
+            )
+            same = base_manifest.model == embedder.name and base_manifest.dim == embedder.dim
+            if same and base_manifest.chunker == wanted:
+                carry = keep
+            else:
+                for bid in keep:
+                    report.warnings.append(
+                        f"{indexed[bid][0]}: unreadable, and its previous version cannot be kept across "
+                        f"this rebuild ({report.rebuild_reason}): it is not in the new index"
+                    )
+
         if not rebuild and not parsed and not removed:
+            if damaged_current and base_version is not None:
+                layout.switch(base_version)  # CURRENT was damaged: point it at the version in use
             report.changed = False
             report.version = base_version
             b, p = base_store.counts() if base_store is not None else (0, 0)
@@ -260,6 +330,25 @@ def _reindex_locked(
             report.seconds = time.perf_counter() - t0
             report.finished_at = utc_now()
             return report
+
+        # The briefings of the new version, to refuse losing many of them by accident.
+        after = (new_ids | set(carry)) if rebuild else ((set(indexed) - {*removed, *dropped}) | new_ids)
+        lost = sorted(set(indexed) - after - guard.deliberate)
+        if not after:
+            why = (
+                f"no briefing would be left in the index ({len(report.skipped)} file(s) skipped); "
+                "an empty index is never published"
+            )
+            return _refuse(report, "empty", why, base_store, t0)
+        if not guard.allows(len(lost), len(indexed), opts.max_shrink):
+            report.would_lose = len(lost)
+            report.briefings_removed = sorted({*report.briefings_removed, *lost_in_rebuild, *lost})
+            why = (
+                f"{len(lost)} of the {len(indexed)} indexed briefings would be removed "
+                f"(more than {opts.max_shrink:.0%}); if that is intended, run `briefbot index --allow-shrink` "
+                "or confirm in Discord"
+            )
+            return _refuse(report, "shrink", why, base_store, t0)
 
         # 3. build the new version beside the live one
         version = layout.new_version_id()
@@ -278,12 +367,19 @@ def _reindex_locked(
                 if reuse_store is not None and base_dir
                 else None
             )
-            for bid in dict.fromkeys([*removed, *replaced, *(d.meta.briefing_id for d, _ in parsed)]):
-                if rebuild or bid not in indexed:
-                    continue
-                vids = store.delete_briefing(bid)
+            if not rebuild:
+                # One delete for all of them: FAISS rewrites its arrays on every remove call.
+                gone = [
+                    bid
+                    for bid in dict.fromkeys([*removed, *replaced, *(d.meta.briefing_id for d, _ in parsed)])
+                    if bid in indexed
+                ]
+                vids = store.delete_briefings(gone)
                 vectors.remove(vids)
                 report.passages_removed += len(vids)
+            elif carry and base_dir is not None:
+                vids = store.copy_briefings(base_dir / STORE_FILE, carry)
+                vectors.add(vids, FaissVectorStore.load(base_dir / VECTORS_FILE).get(vids))
 
             flat = [(doc.meta, passage) for doc, passages in parsed for passage in passages]
             hashes, all_vecs, sent_vecs, embedded = _embed(
@@ -306,9 +402,9 @@ def _reindex_locked(
                     doc.meta, passages, hashes[offset : offset + n], sent_vecs[offset : offset + n]
                 )
                 store.put_text(doc.meta.briefing_id, doc.text, doc.pages)
-                vectors.add([p.vid for p in passages], all_vecs[offset : offset + n])
                 offset += n
                 report.passages_added += n
+            vectors.add([p.vid for _, p in flat], all_vecs)
             prior_added = base_store.added_dates() if base_store is not None else {}
             today = now[:10]
             store.set_info(
@@ -330,6 +426,7 @@ def _reindex_locked(
             report.briefings_total, report.passages_total = b_count, p_count
             report.seconds = time.perf_counter() - t0
             report.finished_at = utc_now()
+            report.cap()
             write_json_atomic(staging / REPORT_FILE, report.to_json())
             manifest = Manifest(
                 version=version,
@@ -354,6 +451,18 @@ def _reindex_locked(
     finally:
         if base_store is not None:
             base_store.close()
+
+
+def _refuse(report: ReindexReport, kind: str, why: str, base_store: Store | None, t0: float) -> ReindexReport:
+    """A report of what would have changed, publishing nothing: the live version stays."""
+    report.refused, report.refused_kind = why, kind
+    report.changed = False
+    report.version = report.previous_version
+    b, p = base_store.counts() if base_store is not None else (0, 0)
+    report.briefings_total, report.passages_total = b, p
+    report.seconds = time.perf_counter() - t0
+    report.finished_at = utc_now()
+    return report
 
 
 def _passages(doc: ParsedDocument, embedder: Embedder, chunk_opts: ChunkOptions) -> list[Passage]:
@@ -464,7 +573,7 @@ def rollback(layout: IndexLayout, who: str = "", to: str | None = None) -> tuple
     """Make the previous version (or the kept version ``to``) live again; returns
     (from_version, to_version)."""
     with layout.reindex_lock(who):
-        current = layout.current_version()
+        current = layout.live_version()
         target = to if to is not None else layout.previous_version(current)
         if current is None or target is None:
             raise ManifestError("no older index version to roll back to")

@@ -7,8 +7,10 @@ change a character of what is quoted.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
 import blingfire
 
@@ -117,6 +119,66 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+_WORD = re.compile(r"\S+")
+
+
+def _more_words_than(text: str, start: int, end: int, limit: int) -> bool:
+    """Whether ``text[start:end]`` has more than ``limit`` words; reads no further than needed."""
+    return sum(1 for _ in islice(_WORD.finditer(text, start, end), limit + 1)) > limit
+
+
+def _fits(text: str, start: int, end: int, count_tokens: TokenCounter, budget: int) -> bool:
+    """Whether ``text[start:end]`` fits the budget. Every word is at least one word piece, so a
+    span with more words than the budget is refused without tokenizing it (a huge paragraph
+    next to many tiny ones must not be tokenized again for each of them)."""
+    return not _more_words_than(text, start, end, budget) and count_tokens(text[start:end]) <= budget
+
+
+def _furthest(ends: Sequence[int], first: int, fits: Callable[[int], bool]) -> int:
+    """The last index ``i >= first`` of ``ends`` with ``fits(ends[i])``, or ``first - 1``
+    (``fits`` is monotone: a longer span never has fewer word pieces). The same cut as adding
+    one unit at a time, in a logarithmic number of tokenizer calls, so a paragraph with no
+    sentence end stays linear."""
+    lo, hi, best = first, len(ends) - 1, first - 1
+    step = 1
+    # Gallop first: a piece usually ends close to where it starts.
+    while lo <= hi:
+        probe = min(lo + step - 1, hi)
+        if fits(ends[probe]):
+            best, lo = probe, probe + 1
+            step *= 2
+        else:
+            hi = probe - 1
+            break
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if fits(ends[mid]):
+            best, lo = mid, mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def _pack(
+    body: str, units: Sequence[tuple[int, int]], count_tokens: TokenCounter, budget: int
+) -> list[tuple[int, int]]:
+    """Join consecutive units greedily into spans of at most ``budget`` tokens (a unit alone is
+    kept even if it does not fit)."""
+    pieces: list[tuple[int, int]] = []
+    i = 0
+    ends = [e for _, e in units]
+    while i < len(units):
+        start = units[i][0]
+
+        def fits(end: int, start: int = start) -> bool:
+            return _fits(body, start, end, count_tokens, budget)
+
+        last = _furthest(ends, i + 1, fits)
+        pieces.append((start, units[last][1]))
+        i = last + 1
+    return pieces
+
+
 def _fold_tiny(
     text: str, blocks: list[Block], min_words: int, count_tokens: TokenCounter, budget: int
 ) -> list[tuple[Block, int]]:
@@ -133,7 +195,7 @@ def _fold_tiny(
         if pending is not None:
             if block.kind == "paragraph" and block.section == pending.section:
                 joined = Block(pending.start, block.end, block.section, block.kind, pending.paragraph)
-                if count_tokens(text[joined.start : joined.end]) <= budget:
+                if _fits(text, joined.start, joined.end, count_tokens, budget):
                     out.append((joined, block.paragraph))
                     pending = None
                     continue
@@ -144,7 +206,7 @@ def _fold_tiny(
                 prev, _ = out[-1]
                 if prev.kind == "paragraph" and prev.section == block.section:
                     joined = Block(prev.start, block.end, prev.section, prev.kind, prev.paragraph)
-                    if count_tokens(text[joined.start : joined.end]) <= budget:
+                    if _fits(text, joined.start, joined.end, count_tokens, budget):
                         out[-1] = (joined, block.paragraph)
                         continue
             pending = block
@@ -167,11 +229,11 @@ def _group_short(
             if (
                 prev.kind == "paragraph"
                 and prev.section == block.section
-                and _words(text[prev.start : prev.end]) < group_words
-                and _words(text[block.start : block.end]) < group_words
+                and not _more_words_than(text, prev.start, prev.end, group_words - 1)
+                and not _more_words_than(text, block.start, block.end, group_words - 1)
             ):
                 joined = Block(prev.start, block.end, prev.section, prev.kind, prev.paragraph)
-                if count_tokens(text[joined.start : joined.end]) <= budget:
+                if _fits(text, joined.start, joined.end, count_tokens, budget):
                     out[-1] = (joined, last)
                     continue
         out.append((block, last))
@@ -188,43 +250,14 @@ def _split_to_fit(
         return [(start, end)]
     units: list[tuple[int, int]] = []
     for s, e in sentence_spans(body):
-        if count_tokens(body[s:e]) <= budget:
+        if _fits(body, s, e, count_tokens, budget):
             units.append((s, e))
         else:
             units.extend(_split_words(body, s, e, count_tokens, budget))
-    pieces: list[tuple[int, int]] = []
-    cur_s, cur_e = units[0]
-    for s, e in units[1:]:
-        if count_tokens(body[cur_s:e]) <= budget:
-            cur_e = e
-        else:
-            pieces.append((cur_s, cur_e))
-            cur_s, cur_e = s, e
-    pieces.append((cur_s, cur_e))
-    return [(start + s, start + e) for s, e in pieces]
+    return [(start + s, start + e) for s, e in _pack(body, units, count_tokens, budget)]
 
 
 def _split_words(body: str, s: int, e: int, count_tokens: TokenCounter, budget: int) -> list[tuple[int, int]]:
     """A sentence too long for the model is cut between words."""
-    out: list[tuple[int, int]] = []
-    words: list[tuple[int, int]] = []
-    i = s
-    while i < e:
-        while i < e and body[i].isspace():
-            i += 1
-        j = i
-        while j < e and not body[j].isspace():
-            j += 1
-        if j > i:
-            words.append((i, j))
-        i = j
-    cur_s = words[0][0]
-    cur_e = words[0][1]
-    for ws, we in words[1:]:
-        if count_tokens(body[cur_s:we]) <= budget:
-            cur_e = we
-        else:
-            out.append((cur_s, cur_e))
-            cur_s, cur_e = ws, we
-    out.append((cur_s, cur_e))
-    return out
+    words = [m.span() for m in _WORD.finditer(body, s, e)]
+    return _pack(body, words, count_tokens, budget)

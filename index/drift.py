@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from index.parsing import BriefingError, briefing_id_for, iter_corpus, read_bytes
+from index.corpus import iter_corpus, read_bytes
+from index.parsing import BriefingError, briefing_id_for
 
 if TYPE_CHECKING:
     from index.build import BuildOptions

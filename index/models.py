@@ -7,7 +7,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
+from index import audience as audiences
+
 SECTION_SEPARATOR = " › "
+REPORT_MAX_ITEMS = 1000
+REPORT_MAX_CHARS = 500
 Day = date  # inside the dataclasses below a field named ``date`` hides the type
 
 Strength = Literal["strong", "weak"]
@@ -41,7 +45,7 @@ class BriefingMeta:
 
     @property
     def is_public(self) -> bool:
-        return "all" in self.audience
+        return audiences.is_public(self.audience)
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,33 @@ class ReindexReport:
     check_changes: list[dict[str, Any]] = field(default_factory=list)
     rolled_back: bool = False
     finished_at: str = ""
+    # Why nothing was published (the live version is unchanged), and what kind of refusal:
+    # "shrink" (too many briefings would go: --allow-shrink or a moderator's confirmation),
+    # "empty" (no briefing at all) or "corpus" (the corpus folder cannot be read).
+    refused: str | None = None
+    refused_kind: str | None = None
+    omitted: dict[str, int] = field(default_factory=dict)  # entries left out of long lists
+    would_lose: int = 0  # briefings a refused ("shrink") reindex would have removed
+
+    def cap(self, items: int = REPORT_MAX_ITEMS, chars: int = REPORT_MAX_CHARS) -> None:
+        """Keep the report small whatever happened: at most ``items`` entries a list (the rest
+        counted in ``omitted``) and ``chars`` characters a line."""
+
+        def clip(text: str) -> str:
+            return text if len(text) <= chars else text[: chars - 1] + "…"
+
+        for name in ("briefings_added", "briefings_changed", "briefings_removed", "warnings", "skipped"):
+            values: list[Any] = getattr(self, name)
+            if len(values) > items:
+                self.omitted[name] = self.omitted.get(name, 0) + len(values) - items
+                del values[items:]
+        self.briefings_added = [clip(x) for x in self.briefings_added]
+        self.briefings_changed = [clip(x) for x in self.briefings_changed]
+        self.briefings_removed = [clip(x) for x in self.briefings_removed]
+        self.warnings = [clip(x) for x in self.warnings]
+        self.skipped = [Skipped(clip(s.path), clip(s.reason)) for s in self.skipped]
+        if self.refused:
+            self.refused = clip(self.refused)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -244,3 +275,8 @@ class ReindexReport:
         kwargs = {k: v for k, v in data.items() if k in names}
         kwargs["skipped"] = [Skipped(**s) for s in data.get("skipped", [])]
         return cls(**kwargs)
+
+    @property
+    def publishable_with_confirmation(self) -> bool:
+        """Refused only because many briefings would go: a moderator may confirm it."""
+        return self.refused_kind == "shrink"

@@ -9,29 +9,33 @@ paragraphs, bullet lists, optional blank lines.
 from __future__ import annotations
 
 import bisect
+import codecs
+import functools
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
 from markdown_it import MarkdownIt
 
+from index.audience import read_audience
 from index.formats import EXTRACTED_SUFFIXES, reader_for
+from index.frontmatter import FrontMatterError, shown, split_front_matter
 from index.models import Block, BriefingMeta
 from index.titles import filename_title, readable_title
 
 # Bump when what parsing produces (titles, blocks, dates) changes: the manifest records it, and
 # an index built under another version is rebuilt in full.
-PARSER_VERSION = "2"
+PARSER_VERSION = "3"  # 3: audiences fail closed, front matter with limits, lone CR, UTF-16/32
 
 TEXT_SUFFIXES = (".md", ".markdown", ".txt")
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES + EXTRACTED_SUFFIXES
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+MAX_TITLE_CHARS = 300  # a title is a line; a longer one is shortened (and reported)
+MAX_SECTION_CHARS = 200  # the same for a heading, which every passage under it carries
 
 # Headings that name a part of a briefing rather than the briefing itself.
 GENERIC_HEADINGS = {
@@ -89,34 +93,8 @@ def is_briefing_file(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
-def iter_corpus(corpus_dir: Path) -> Iterator[tuple[Path, str]]:
-    """Briefing files under ``corpus_dir`` (subfolders included, hidden ones skipped), sorted."""
-    found: list[tuple[Path, str]] = []
-    for path in corpus_dir.rglob("*"):
-        rel = path.relative_to(corpus_dir)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if path.is_file() and is_briefing_file(path):
-            found.append((path, rel.as_posix()))
-    yield from sorted(found, key=lambda item: item[1])
-
-
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def read_bytes(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """Read a briefing's bytes, refusing oversized files before reading them."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise BriefingError(f"cannot read file: {exc.strerror or exc}") from exc
-    if size > max_bytes:
-        raise BriefingError(f"too large: {_mb(size)} (limit {_mb(max_bytes)})")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise BriefingError(f"cannot read file: {exc.strerror or exc}") from exc
 
 
 def parse_file(rel_path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> list[ParsedDocument]:
@@ -141,7 +119,10 @@ def parse_briefing(rel_path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTE
     text = decode_text(data)
     if not text.strip():
         raise BriefingError("empty file")
-    front, body_start, fm_warnings = split_front_matter(text)
+    try:
+        front, body_start = split_front_matter(text)
+    except FrontMatterError as exc:
+        raise BriefingError(f"front matter {exc}") from exc
     suffix = PurePosixPath(rel_path).suffix.lower()
     if suffix in (".md", ".markdown"):
         blocks, headings = _markdown_blocks(text, body_start)
@@ -150,7 +131,7 @@ def parse_briefing(rel_path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTE
     if not blocks:
         raise BriefingError("no paragraphs found (only headings or front matter)")
     lead = text[blocks[0].start : blocks[0].end]
-    meta = _build_meta(rel_path, data, front, headings, fm_warnings, lead)
+    meta = _build_meta(rel_path, data, front, headings, lead)
     if headings and headings[0][1] <= 1 and headings[0][0] == meta.title:
         # A leading title line ("# Title", or a lone first line) names the briefing; it is
         # not a section of it.
@@ -161,49 +142,47 @@ def parse_briefing(rel_path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTE
     return ParsedDocument(meta=meta, text=text, blocks=tuple(blocks))
 
 
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
 def decode_text(data: bytes) -> str:
-    """Strict UTF-8 (a BOM is dropped); binary data and other encodings are refused."""
+    """UTF-8 text, or UTF-16/UTF-32 with a byte order mark (the mark is dropped); binary data
+    and other encodings are refused."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise BriefingError(
+                    f"not valid {encoding.upper()} text (at byte {exc.start + len(bom)}); save the file as UTF-8"
+                ) from exc
+            return _check_text(text)
     if b"\x00" in data[:65536]:
         raise BriefingError("binary file (contains NUL bytes), not a text briefing")
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         bad = data[exc.start]
         raise BriefingError(
             f"not UTF-8 text (byte 0x{bad:02x} at offset {exc.start}); save the file as UTF-8"
         ) from exc
+    return _check_text(text)
+
+
+def _check_text(text: str) -> str:
     sample = text[:20000]
+    if "\x00" in sample:
+        raise BriefingError("binary file (contains NUL characters), not a text briefing")
     controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
     if sample and controls / len(sample) > 0.01:
         raise BriefingError("binary file (control characters), not a text briefing")
     return text
-
-
-def split_front_matter(text: str) -> tuple[dict[str, Any], int, list[str]]:
-    """YAML front matter between ``---`` lines at the top, and where the body starts."""
-    first_nl = text.find("\n")
-    first_line = text[: first_nl if first_nl >= 0 else len(text)].rstrip("\r")
-    if first_line.strip() != "---":
-        return {}, 0, []
-    pos = first_nl + 1 if first_nl >= 0 else len(text)
-    closing = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.M)
-    m = closing.search(text, pos)
-    if m is None:
-        raise BriefingError("front matter starts with '---' but has no closing '---' line")
-    raw = text[pos : m.start()]
-    try:
-        data = yaml.safe_load(raw) if raw.strip() else {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 2}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise BriefingError(f"front matter is not valid YAML{where}: {problem}") from exc
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise BriefingError("front matter must be 'key: value' lines (YAML mapping)")
-    body_start = m.end() + 1 if m.end() < len(text) else m.end()
-    return {str(k).lower(): v for k, v in data.items()}, body_start, []
 
 
 def _build_meta(
@@ -211,10 +190,9 @@ def _build_meta(
     data: bytes,
     front: dict[str, Any],
     headings: list[tuple[str, int]],
-    warnings: list[str],
     lead: str = "",
 ) -> BriefingMeta:
-    warns = list(warnings)
+    warns: list[str] = []
     name = PurePosixPath(rel_path).name
     title = _clean_str(front.get("title"))
     if not title and headings:
@@ -224,16 +202,22 @@ def _build_meta(
             title = first
     if not title:
         title = readable_title(name, lead)
+    if len(title) > MAX_TITLE_CHARS:
+        warns.append(f"title of {len(title)} characters shortened to {MAX_TITLE_CHARS}")
+        title = title[: MAX_TITLE_CHARS - 1].rstrip() + "…"
     when: date | None = None
     if "date" in front and front["date"] not in (None, ""):
         when = _parse_date(front["date"])
         if when is None:
-            warns.append(f"date {front['date']!r} not understood (use YYYY-MM-DD); shown as undated")
+            warns.append(f"date {shown(front['date'])} not understood (use YYYY-MM-DD); shown as undated")
     if when is None and "date" not in front:
         when = date_from_filename(name)
+    audience, problem = read_audience(front)
+    if problem:
+        warns.append(problem)
     url = _clean_str(front.get("url")) or None
-    if url and not re.match(r"^https?://", url):
-        warns.append(f"url {url!r} ignored: only http(s) links are shown")
+    if url and (not re.match(r"^https?://", url) or len(url) > 2048):
+        warns.append(f"url {shown(url)} ignored: only http(s) links (at most 2048 characters) are shown")
         url = None
     return BriefingMeta(
         briefing_id=briefing_id_for(rel_path),
@@ -243,7 +227,7 @@ def _build_meta(
         source=_clean_str(front.get("source")) or None,
         url=url,
         tags=_str_tuple(front.get("tags")),
-        audience=_str_tuple(front.get("audience")) or ("all",),
+        audience=audience,
         sha256=sha256_bytes(data),
         size=len(data),
         warnings=tuple(warns),
@@ -281,7 +265,7 @@ def _parse_date(value: Any) -> date | None:
 
 
 def _clean_str(value: Any) -> str:
-    if value is None:
+    if value is None or isinstance(value, bool):
         return ""
     if isinstance(value, (str, int, float, date)):
         return " ".join(str(value).split())
@@ -307,10 +291,13 @@ def _mb(n: int) -> str:
 # --------------------------------------------------------------------------- Markdown
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def _line_starts(text: str, start: int) -> list[int]:
+    """Offsets where lines start, counting line breaks as markdown-it does (\\r\\n, \\r, \\n)."""
     starts = [start]
-    for m in re.finditer("\n", text[start:]):
-        starts.append(start + m.end())
+    starts.extend(m.end() for m in _LINE_BREAK.finditer(text, start))
     return starts
 
 
@@ -325,10 +312,19 @@ def _span(text: str, starts: list[int], first: int, last: int) -> tuple[int, int
     return s, e
 
 
+@functools.cache
+def _markdown() -> MarkdownIt:
+    """One parser for every file (building it costs more than parsing a short briefing). Only
+    the block structure is used: inline parsing (emphasis, links) is skipped, which also keeps
+    pathological inline markup ("[[[[…", "*a *a …") from taking seconds per file."""
+    md = MarkdownIt("commonmark").enable("table").disable("inline")
+    md.parse("# warm\n\n- up\n")  # rule chains compile on first use: not later, in two threads at once
+    return md
+
+
 def _markdown_blocks(text: str, body_start: int) -> tuple[list[Block], list[tuple[str, int]]]:
-    md = MarkdownIt("commonmark").enable("table")
     body = text[body_start:]
-    tokens = md.parse(body)
+    tokens = _markdown().parse(body)
     starts = _line_starts(text, body_start)
     blocks: list[Block] = []
     headings: list[tuple[str, int]] = []
@@ -353,6 +349,8 @@ def _markdown_blocks(text: str, body_start: int) -> tuple[list[Block], list[tupl
         if tok.type == "heading_open":
             level = int(tok.tag[1])
             title = " ".join(tokens[i + 1].content.split()).strip().strip("#").strip()
+            if len(title) > MAX_SECTION_CHARS:
+                title = title[: MAX_SECTION_CHARS - 1].rstrip() + "…"
             if title:
                 headings.append((title.rstrip(":"), level))
                 while stack and stack[-1][0] >= level:

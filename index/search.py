@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 
+# Re-exported: the audience model lives in index.audience.
+from index.audience import EVERYONE as EVERYONE
+from index.audience import LOCAL_USER as LOCAL_USER
+from index.audience import Viewer as Viewer
 from index.confidence import Calibration
 from index.dedupe import collapse_duplicates, demote_restated_takeaways
 from index.embedder import Embedder
@@ -29,29 +32,6 @@ from index.vectors import FaissVectorStore
 STORE_FILE = "store.sqlite3"
 RELATIVE_STRONG = 0.75  # share of the best quote's confidence a strong quote needs
 VECTORS_FILE = "vectors.faiss"
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is asking, for audience checks. The console and moderators see everything."""
-
-    roles: frozenset[str] = frozenset()
-    is_moderator: bool = False
-    public: bool = False  # the answer will be visible to everyone in a channel
-
-    def may_see(self, audience: Sequence[str]) -> bool:
-        if "all" in audience:
-            return True
-        if self.public:
-            return False
-        if self.is_moderator:
-            return True
-        wanted = {a.lower() for a in audience}
-        return bool(wanted & {r.lower() for r in self.roles})
-
-
-EVERYONE = Viewer(public=True)
-LOCAL_USER = Viewer(is_moderator=True)
 
 
 @dataclass(frozen=True)

@@ -10,26 +10,32 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from index.build import BuildOptions, Progress, reindex, rollback, signature
+from index.build import REPORT_FILE, BuildOptions, Progress, reindex, rollback, signature
 from index.confidence import Calibration, load_calibration
+from index.corpus import read_bytes
 from index.drift import corpus_drift
 from index.embedder import Embedder
 from index.manifest import Manifest, ManifestError, write_json_atomic, write_text_atomic
 from index.models import Answer, BriefingMeta, Passage, ReindexReport
+from index.parsing import BriefingError
 from index.search import LOCAL_USER, IndexVersion, Query, Searcher, SearchOptions, Viewer
 from index.versions import IndexLayout, ReindexBusyError, utc_now
 from index.whatsnew import DIGEST_BRIEFINGS, Digest, build_digest, is_whats_new
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 LAST_REPORT = "last_report.json"
 CHECKS_FILE = "check_questions.jsonl"
+CHECKS_MAX_BYTES = 1024 * 1024
+MAX_CHECKS = 200  # each costs two searches per reindex
 
 
 class NoIndexError(Exception):
@@ -142,10 +148,16 @@ class BriefingService:
         return True
 
     def _load(self) -> Searcher:
-        wanted = self.layout.current_version()
+        wanted = self.layout.live_version()
         if wanted is None:
             raise NoIndexError("no index yet: run a reindex first")
         tried: list[str] = []
+        damaged = self.layout.current_problem()
+        if damaged:
+            # CURRENT is missing or garbled: serve the newest complete version until a reindex
+            # (`briefbot index`) writes CURRENT again.
+            tried.append(f"{damaged}; serving the newest complete version, and a reindex repairs it")
+            log.error("%s; serving %s", damaged, wanted)
         for version in [wanted, *self.layout.fallbacks(wanted)]:
             try:
                 loaded = IndexVersion(
@@ -159,13 +171,26 @@ class BriefingService:
                 self.problems = [*tried, f"serving the previous version {version} instead of {wanted}"]
                 log.error("serving fallback index version %s", version)
             else:
-                self.problems = []
+                self.problems = tried
             if self._searcher is not None and self._searcher.index.version == loaded.version:
                 loaded.close()
                 return self._searcher
             return Searcher(loaded, self.embedder, self.calibration, self.config.search)
         self.problems = tried
         raise NoIndexError("no usable index version: " + "; ".join(tried))
+
+    def _using_searcher(self, fn: Callable[[Searcher], T]) -> T:
+        """Run ``fn`` on the live searcher; if its files turn out damaged on disk (in place, with
+        ``CURRENT`` unchanged), reload, which checks them and falls back, and try once more."""
+        searcher = self.searcher()
+        try:
+            return fn(searcher)
+        except (sqlite3.DatabaseError, OSError) as exc:
+            log.error("index version %s failed while in use (%s); reloading it", searcher.index.version, exc)
+            with self._load_lock:
+                if self._searcher is searcher:
+                    self._searcher, self._stamp = None, None
+            return fn(self.searcher())
 
     # ------------------------------------------------------------------ asking
 
@@ -180,18 +205,16 @@ class BriefingService:
         until: date | None = None,
     ) -> Answer:
         """Answer ``question`` with quotes the viewer may see (CPU work: call off the event loop)."""
-        searcher = self.searcher()
-        return searcher.answer(
-            Query(
-                question=question,
-                k=k or self.config.search.k,
-                viewer=viewer,
-                briefing_id=briefing_id,
-                since=since,
-                until=until,
-                today=self._today(),
-            )
+        query = Query(
+            question=question,
+            k=k or self.config.search.k,
+            viewer=viewer,
+            briefing_id=briefing_id,
+            since=since,
+            until=until,
+            today=self._today(),
         )
+        return self._using_searcher(lambda s: s.answer(query))
 
     def whats_new(self, question: str, *, viewer: Viewer = LOCAL_USER, n: int | None = None) -> Digest | None:
         """A digest of the newest briefings when ``question`` asks what is new without naming a
@@ -210,13 +233,16 @@ class BriefingService:
         return self.searcher().index.store.briefing_passages(briefing_id)
 
     def passage(self, passage_id: str) -> tuple[Passage, BriefingMeta] | None:
-        return self.searcher().passage(passage_id)
+        return self._using_searcher(lambda s: s.passage(passage_id))
 
     def context(self, passage_id: str, before: int = 1, after: int = 1) -> list[Passage]:
-        return self.searcher().context(passage_id, before, after)
+        return self._using_searcher(lambda s: s.context(passage_id, before, after))
 
     def briefings(self) -> list[BriefingMeta]:
         return self.searcher().index.briefings()
+
+    def meta(self, briefing_id: str) -> BriefingMeta | None:
+        return self.searcher().index.meta(briefing_id)
 
     # ------------------------------------------------------------------ reindexing
 
@@ -224,9 +250,17 @@ class BriefingService:
         return self._reindex_lock.locked() or self.layout.reindex_running()
 
     def reindex(
-        self, *, full: bool = False, progress: Progress | None = None, who: str = ""
+        self,
+        *,
+        full: bool = False,
+        progress: Progress | None = None,
+        who: str = "",
+        allow_shrink: bool = False,
+        deliberate: Collection[str] = (),
+        confirmed_loss: int | None = None,
     ) -> ReindexReport:
-        """Bring the index in line with the corpus; the new version goes live when complete."""
+        """Bring the index in line with the corpus; the new version goes live when complete
+        (nothing is published when the report says ``refused``)."""
         if not self._reindex_lock.acquire(blocking=False):
             raise ReindexBusyError(self.layout.lock_holder() or {"who": "this process"})
         try:
@@ -239,6 +273,9 @@ class BriefingService:
                 full=full,
                 progress=progress,
                 who=who,
+                allow_shrink=allow_shrink,
+                deliberate=deliberate,
+                confirmed_loss=confirmed_loss,
             )
             if report.changed and before is not None:
                 report.check_changes = self._run_checks(before, self.searcher())
@@ -332,15 +369,21 @@ class BriefingService:
             return None
 
     def _save_report(self, report: ReindexReport) -> None:
-        self.layout.ensure()
-        write_json_atomic(self.config.index_dir / LAST_REPORT, report.to_json())
-
-    def last_report(self) -> ReindexReport | None:
+        """Keep the report for ``status``; failing to (a full disk) loses nothing else."""
         try:
-            data = json.loads((self.config.index_dir / LAST_REPORT).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return ReindexReport.from_json(data)
+            self.layout.ensure()
+            write_json_atomic(self.config.index_dir / LAST_REPORT, report.to_json())
+        except OSError:
+            log.warning("could not save the reindex report", exc_info=True)
+
+    def last_report(self, live: str | None = None) -> ReindexReport | None:
+        """The latest reindex report; when it is not about the ``live`` version (the process was
+        killed between publishing and saving it), the live version's own build report."""
+        last = _read_report(self.config.index_dir / LAST_REPORT)
+        if live is None or (last is not None and last.version == live):
+            return last
+        own = _read_report(self.layout.version_dir(live) / REPORT_FILE)
+        return own if own is not None else last
 
     @property
     def checks_path(self) -> Path:
@@ -354,9 +397,9 @@ class BriefingService:
             return False
         path = self.checks_path
         try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            text = ""
+            text = read_bytes(path, CHECKS_MAX_BYTES).decode("utf-8", errors="replace")
+        except BriefingError:
+            text = ""  # missing (or not a plain file: it is replaced by one)
         if text and not text.endswith("\n"):
             text += "\n"
         row = {"question": question, "briefing_id": briefing_id}
@@ -367,13 +410,22 @@ class BriefingService:
         return True
 
     def _checks(self) -> list[dict[str, str]]:
+        """The saved check questions (at most ``MAX_CHECKS``). The default file lives in the
+        corpus folder, which others may write to: it is read like a briefing (a regular file,
+        not through a link, of bounded size)."""
+        configured = self.config.checks_file
         path = self.checks_path
         out: list[dict[str, str]] = []
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError:
+            if configured is not None:
+                data = configured.read_bytes()[:CHECKS_MAX_BYTES]
+            else:
+                data = read_bytes(path, CHECKS_MAX_BYTES)
+        except (OSError, BriefingError) as exc:
+            if not isinstance(exc, FileNotFoundError) and "No such file" not in str(exc):
+                log.warning("check questions in %s not read: %s", path, exc)
             return out
-        for line in lines:
+        for line in data.decode("utf-8", errors="replace").splitlines()[:MAX_CHECKS]:
             try:
                 row = json.loads(line)
             except ValueError:
@@ -443,11 +495,26 @@ class BriefingService:
             reindex_running=running,
             # A killed reindex leaves its holder file behind: only a held lock has a holder.
             reindex_holder=self.layout.lock_holder() if running else {},
-            last_report=self.last_report(),
+            last_report=self.last_report(version),
             problems=list(self.problems),
             versions=[v.version for v in self.layout.versions() if v.manifest is not None],
             outdated=outdated,
         )
+
+
+MAX_REPORT_BYTES = 5 * 1024 * 1024
+
+
+def _read_report(path: Path) -> ReindexReport | None:
+    """A saved report, or None when it is missing, unreadable or implausibly large."""
+    try:
+        if path.stat().st_size > MAX_REPORT_BYTES:
+            log.warning("%s is too large to read; ignored", path)
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return ReindexReport.from_json(data)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
 
 
 def _top_label(q: Any) -> str | None:

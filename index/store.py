@@ -7,6 +7,7 @@ transactions, so lexical and stored text can never drift apart. Row ids are the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sqlite3
@@ -21,6 +22,7 @@ import numpy as np
 from index.models import BriefingMeta, Passage
 
 SCHEMA_VERSION = 1
+FTS_TITLE_CHARS = 300
 ADDED_KEY = "added"  # info key: JSON {briefing_id: "YYYY-MM-DD"}
 
 _SCHEMA = """
@@ -365,9 +367,12 @@ class Store:
                 for p, h, sv in zip(passages, embed_hashes, sents, strict=True)
             ],
         )
+        # The title is indexed with every passage (a title word is evidence), so only its start:
+        # a huge title must not be copied into every row.
+        title = meta.title[:FTS_TITLE_CHARS]
         con.executemany(
             "INSERT INTO passages_fts(rowid, title, section, body) VALUES (?,?,?,?)",
-            [(p.vid, meta.title, " ".join(p.section), p.text) for p in passages],
+            [(p.vid, title, " ".join(p.section), p.text) for p in passages],
         )
 
     def put_text(self, briefing_id: str, text: str, pages: Sequence[int] = ()) -> None:
@@ -391,12 +396,60 @@ class Store:
 
     def delete_briefing(self, briefing_id: str) -> list[int]:
         """Remove a briefing with its passages; returns the removed vids."""
+        return self.delete_briefings([briefing_id])
+
+    def delete_briefings(self, briefing_ids: Sequence[str]) -> list[int]:
+        """Remove briefings with their passages in a few statements; returns the removed vids."""
+        if not briefing_ids:
+            return []
         con = self.connect()
-        vids = [r[0] for r in con.execute("SELECT vid FROM passages WHERE briefing_id=?", (briefing_id,))]
-        con.executemany("DELETE FROM passages_fts WHERE rowid=?", [(v,) for v in vids])
-        con.execute("DELETE FROM passages WHERE briefing_id=?", (briefing_id,))
-        con.execute("DELETE FROM briefing_texts WHERE briefing_id=?", (briefing_id,))
-        con.execute("DELETE FROM briefings WHERE briefing_id=?", (briefing_id,))
+        ids = json.dumps(list(briefing_ids))
+        chosen = "SELECT value FROM json_each(?)"
+        vids = [
+            r[0] for r in con.execute(f"SELECT vid FROM passages WHERE briefing_id IN ({chosen})", (ids,))
+        ]
+        con.execute(
+            f"DELETE FROM passages_fts WHERE rowid IN (SELECT vid FROM passages WHERE briefing_id IN ({chosen}))",
+            (ids,),
+        )
+        con.execute(f"DELETE FROM passages WHERE briefing_id IN ({chosen})", (ids,))
+        con.execute(f"DELETE FROM briefing_texts WHERE briefing_id IN ({chosen})", (ids,))
+        con.execute(f"DELETE FROM briefings WHERE briefing_id IN ({chosen})", (ids,))
+        return vids
+
+    def copy_briefings(self, source: Path, briefing_ids: Sequence[str]) -> list[int]:
+        """Copy briefings with their passages (and full-text rows) from another version's store;
+        returns the copied vids."""
+        if not briefing_ids:
+            return []
+        con = self.connect()
+        con.commit()  # ATTACH cannot run inside a transaction
+        con.execute("ATTACH DATABASE ? AS src", (str(source),))  # only read from
+        try:
+            ids = json.dumps(list(briefing_ids))
+            chosen = "SELECT value FROM json_each(?)"
+            con.execute(
+                f"INSERT INTO briefings SELECT * FROM src.briefings WHERE briefing_id IN ({chosen})", (ids,)
+            )
+            con.execute(
+                f"INSERT INTO passages SELECT * FROM src.passages WHERE briefing_id IN ({chosen})", (ids,)
+            )
+            con.execute(
+                "INSERT INTO passages_fts(rowid, title, section, body) SELECT rowid, title, section, body "
+                f"FROM src.passages_fts WHERE rowid IN (SELECT vid FROM src.passages WHERE briefing_id IN ({chosen}))",
+                (ids,),
+            )
+            with contextlib.suppress(sqlite3.OperationalError):  # a version written before texts were kept
+                con.execute(
+                    f"INSERT INTO briefing_texts SELECT * FROM src.briefing_texts WHERE briefing_id IN ({chosen})",
+                    (ids,),
+                )
+            vids = [
+                r[0] for r in con.execute(f"SELECT vid FROM passages WHERE briefing_id IN ({chosen})", (ids,))
+            ]
+            con.commit()
+        finally:
+            con.execute("DETACH DATABASE src")
         return vids
 
     def set_info(self, key: str, value: str) -> None:
@@ -521,12 +574,13 @@ class Store:
         if date_to is not None:
             sql += " AND b.date <= ?"
             args.append(date_to.isoformat())
+        # One JSON parameter, however many briefings: SQLite limits the number of parameters.
         if briefing_ids is not None:
-            sql += f" AND b.briefing_id IN ({','.join('?' * len(briefing_ids))})"
-            args.extend(briefing_ids)
+            sql += " AND b.briefing_id IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps(list(briefing_ids)))
         if exclude_briefings:
-            sql += f" AND b.briefing_id NOT IN ({','.join('?' * len(exclude_briefings))})"
-            args.extend(exclude_briefings)
+            sql += " AND b.briefing_id NOT IN (SELECT value FROM json_each(?))"
+            args.append(json.dumps(list(exclude_briefings)))
         return [r[0] for r in self.connect().execute(sql, args)]
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:

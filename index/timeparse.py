@@ -58,6 +58,14 @@ class TimeIntent:
         return "the newest first" if self.prefer_recent else ""
 
 
+def _shift(d: date, days: int) -> date:
+    """``d`` moved by ``days``, held within the calendar (9999-12-31 plus a day stays put)."""
+    try:
+        return d + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
+
+
 def _month_end(y: int, m: int) -> date:
     return date(y, m, calendar.monthrange(y, m)[1])
 
@@ -120,16 +128,17 @@ def parse_time(question: str, today: date) -> TimeIntent:
             return TimeIntent(None, last, True, False, m.group(0), rest)
         if kind == "since":
             inclusive = not m.group(0).lower().startswith("after")
-            return TimeIntent(
-                first if inclusive else last + timedelta(days=1), None, True, False, m.group(0), rest
-            )
+            return TimeIntent(first if inclusive else _shift(last, 1), None, True, False, m.group(0), rest)
         if kind == "before":
-            return TimeIntent(None, first - timedelta(days=1), True, False, m.group(0), rest)
+            return TimeIntent(None, _shift(first, -1), True, False, m.group(0), rest)
         # "in 2019" may name when something happened rather than when it was reported, so it
         # prefers briefings of that time instead of excluding others, and the words stay.
         return TimeIntent(first, last, False, True, m.group(0), text)
 
-    relative = _relative(text, today)
+    try:
+        relative = _relative(text, today)
+    except (OverflowError, ValueError):  # "last year" in year 1: no such range
+        relative = None
     if relative is not None:
         return relative
     m = _RECENT.search(text)
@@ -162,7 +171,7 @@ def _relative(text: str, today: date) -> TimeIntent | None:
         n = int(m.group(1))
         days = {"day": 1, "week": 7, "month": 30, "year": 365}[m.group(2).lower()] * n
         return TimeIntent(
-            today - timedelta(days=days), today, True, False, m.group(0), _strip(text, m.start(), m.end())
+            _shift(today, -days), today, True, False, m.group(0), _strip(text, m.start(), m.end())
         )
     return None
 

@@ -11,8 +11,11 @@ Layout of an index folder::
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -29,6 +32,8 @@ from index.manifest import Manifest, ManifestError, fsync_dir, read_manifest
 CURRENT = "CURRENT"
 VERSIONS = "versions"
 PARTIAL_SUFFIX = ".partial"
+LOCK_WAIT = 1.0  # seconds a reindex waits for the lock: a status probe holds it for microseconds
+_VERSION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class ReindexBusyError(Exception):
@@ -68,12 +73,48 @@ class IndexLayout:
 
     # ------------------------------------------------------------------ versions
 
-    def current_version(self) -> str | None:
+    def read_current(self) -> tuple[str | None, str | None]:
+        """The version ``CURRENT`` names, and what is wrong with the file if it is damaged
+        (garbled, empty, or naming no version); never raises for a bad file."""
         try:
-            value = self.current_file.read_text(encoding="utf-8").strip()
+            raw = self.current_file.read_bytes()[:256]
         except FileNotFoundError:
-            return None
-        return value or None
+            return None, None
+        except OSError as exc:
+            return None, f"CURRENT cannot be read ({exc.strerror or exc})"
+        value = raw.decode("utf-8", errors="replace").strip()
+        if not value:
+            return None, "CURRENT is empty"
+        if not _VERSION_ID.fullmatch(value):
+            return None, "CURRENT is damaged (it does not hold a version id)"
+        return value, None
+
+    def current_version(self) -> str | None:
+        """The version ``CURRENT`` names, or None when there is none or the file is damaged."""
+        return self.read_current()[0]
+
+    def current_problem(self) -> str | None:
+        """Why ``CURRENT`` cannot be used although complete versions are on disk, else None."""
+        value, problem = self.read_current()
+        if value is not None:
+            if self.version_dir(value).is_dir():
+                return None
+            return f"CURRENT names {value}, which is not on disk"
+        if problem is None and not self.current_file.exists() and self._newest_complete() is None:
+            return None  # no index yet: nothing is wrong
+        return problem or "CURRENT is missing"
+
+    def live_version(self) -> str | None:
+        """The version to serve and to build on: the one ``CURRENT`` names, or, when the file is
+        missing or damaged or names a version that is not on disk, the newest complete one."""
+        current = self.current_version()
+        if current is not None and self.version_dir(current).is_dir():
+            return current
+        return self._newest_complete()
+
+    def _newest_complete(self) -> str | None:
+        complete = [v.version for v in self.versions() if v.manifest is not None]
+        return complete[-1] if complete else None
 
     def current_stamp(self) -> tuple[int, int] | None:
         """A cheap change detector for CURRENT (inode, mtime): it changes on every switch."""
@@ -173,7 +214,7 @@ class IndexLayout:
             if path.name.endswith(PARTIAL_SUFFIX) or (
                 path.is_dir() and not (path / "manifest.json").exists()
             ):
-                if path.name == self.current_version():
+                if path.name == self.live_version():
                     continue
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path.name)
@@ -183,7 +224,7 @@ class IndexLayout:
 
     def cleanup(self, keep: int) -> list[str]:
         """Delete old versions beyond ``keep`` (the live one is always kept)."""
-        current = self.current_version()
+        current = self.live_version()
         complete = [v for v in self.versions() if v.manifest is not None]
         doomed = [v for v in complete[: max(0, len(complete) - keep)] if v.version != current]
         for v in doomed:
@@ -201,11 +242,11 @@ class IndexLayout:
 
     @contextmanager
     def reindex_lock(self, who: str = "") -> Iterator[None]:
-        """Hold the cross-process reindex lock, or raise ``ReindexBusyError`` at once."""
+        """Hold the cross-process reindex lock, or raise ``ReindexBusyError`` (within a second)."""
         self.ensure()
-        lock = FileLock(str(self.lock_file), timeout=0)
+        lock = FileLock(str(self.lock_file), timeout=LOCK_WAIT)
         try:
-            lock.acquire()
+            lock.acquire(poll_interval=0.02)
         except Timeout:
             raise ReindexBusyError(self.lock_holder()) from None
         try:
@@ -224,10 +265,18 @@ class IndexLayout:
             return {}
 
     def reindex_running(self) -> bool:
-        lock = FileLock(str(self.lock_file), timeout=0)
+        """Whether a reindex holds the lock. Only probes it, through a read-only handle: it never
+        creates the lock file (the folder may be read-only) and never blocks a reindex for long."""
         try:
-            lock.acquire()
-        except Timeout:
-            return True
-        lock.release()
-        return False
+            fd = os.open(self.lock_file, os.O_RDONLY)
+        except OSError:
+            return False  # no lock file: nothing has ever held it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            return exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        finally:
+            os.close(fd)

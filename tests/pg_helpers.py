@@ -12,8 +12,9 @@ import numpy as np
 
 from index.build import embed_hash, embed_text
 from index.chunking import ChunkOptions, make_passages
+from index.corpus import iter_corpus
 from index.models import BriefingMeta, Passage, ReindexReport
-from index.parsing import iter_corpus, parse_briefing
+from index.parsing import parse_briefing
 from index.pg.backend import PgBackend
 from index.pg.builder import PgVersionBuilder
 from index.pg.database import Database

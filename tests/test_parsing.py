@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from index.parsing import BriefingError, briefing_id_for, iter_corpus, parse_briefing, read_bytes
+from index.corpus import iter_corpus, read_bytes
+from index.parsing import BriefingError, briefing_id_for, parse_briefing
 from tests.conftest import USER_BRIEFING
 
 

@@ -22,6 +22,7 @@ from bot.checks import (
     app,
     drop_public_placeholder,
     error_text,
+    message_in_scope,
     viewer_for,
     viewer_of,
 )
@@ -39,7 +40,7 @@ from bot.threads import (
 from bot.views import (
     AnswerRecord,
     answers_in_public,
-    briefing_choices,
+    briefing_options,
     compose_answer,
     compose_digest,
     send_answer,
@@ -137,8 +138,7 @@ class AskCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         # A public answer may only use public briefings: offer only those unless private is set.
         private = bool(getattr(interaction.namespace, "private", False))
-        metas = await self.bot.handlers.briefings(viewer=viewer_for(interaction, public=not private))
-        return briefing_choices(metas, current)
+        return await briefing_options(self.bot.handlers, viewer_for(interaction, public=not private), current)
 
     async def ask_message(self, interaction: discord.Interaction[Any], message: discord.Message) -> None:
         """The message command: the message's text is the question; only the asker sees the answer."""
@@ -162,6 +162,8 @@ class AskCog(commands.Cog):
         on, "@briefbot question" elsewhere is answered in the channel."""
         me = self.bot.user
         if me is None or message.author.bot:
+            return
+        if not message_in_scope(message, self.bot.settings):
             return
         question = shorten(" ".join(_MENTION.sub(" ", message.content).split()), MAX_QUESTION_CHARS)
         if is_answer_thread(self.bot, message.channel):

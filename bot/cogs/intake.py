@@ -149,12 +149,19 @@ class IntakeCog(commands.Cog):
 
     # ------------------------------------------------------------------ briefing channels
 
-    def _watched(self, channel_id: int | None) -> bool:
-        return channel_id is not None and channel_id in self.bot.settings.briefing_channel_ids
+    def _watched(self, channel_id: int | None, guild_id: int | None) -> bool:
+        """A briefing channel, in a server this bot serves (never a message from elsewhere)."""
+        settings = self.bot.settings
+        return (
+            channel_id is not None
+            and channel_id in settings.briefing_channel_ids
+            and guild_id in settings.guild_ids
+        )
 
     async def _counts(self, message: discord.Message) -> bool:
         """A message in a briefing channel becomes a briefing: posted there by a moderator."""
-        if not self._watched(message.channel.id) or message.author.bot:
+        guild_id = message.guild.id if message.guild is not None else None
+        if not self._watched(message.channel.id, guild_id) or message.author.bot:
             return False
         author: discord.User | discord.Member | None = message.author
         if not isinstance(author, discord.Member) and message.guild is not None:
@@ -174,7 +181,7 @@ class IntakeCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
-        if not self._watched(payload.channel_id):
+        if not self._watched(payload.channel_id, payload.guild_id):
             return
         kept = await asyncio.to_thread(self._is_kept, payload.channel_id, payload.message_id)
         # Only its author can edit a message: one that was kept was a moderator's.
@@ -183,12 +190,12 @@ class IntakeCog(commands.Cog):
 
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
-        if self._watched(payload.channel_id):
+        if self._watched(payload.channel_id, payload.guild_id):
             await self._forget(payload.channel_id, [payload.message_id])
 
     @commands.Cog.listener()
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
-        if self._watched(payload.channel_id):
+        if self._watched(payload.channel_id, payload.guild_id):
             await self._forget(payload.channel_id, list(payload.message_ids))
 
     @commands.Cog.listener()

@@ -22,12 +22,21 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import embeds, render
-from bot.checks import NO_MENTIONS, app, guarded, is_moderator, member_is_moderator, require_moderator
+from bot.checks import (
+    NO_MENTIONS,
+    app,
+    guarded,
+    interaction_in_scope,
+    is_moderator,
+    member_is_moderator,
+    refuse_out_of_scope,
+    require_moderator,
+)
 from bot.discord_status import discord_lines
 from bot.errors import UserFacingError
 from bot.handlers import check_upload
 from bot.reader import briefing_key
-from bot.views import _Button, briefing_choices, briefings_list
+from bot.views import PublishAnywayButton, _Button, briefing_options, briefings_list
 from index.models import ReindexReport
 from index.search import Viewer
 from index.service import KeptVersion
@@ -81,7 +90,10 @@ class MessageProgress:
             try:
                 await self._edit(embeds.progress_text(*latest))
                 self.edits += 1
-            except discord.HTTPException:
+            except discord.HTTPException as exc:
+                if exc.status in (401, 404):  # the interaction's token is gone (15 minutes on)
+                    log.info("reindex progress can no longer be shown (%s)", exc.status)
+                    return
                 log.warning("could not show reindex progress", exc_info=True)
             await asyncio.sleep(self.interval)
 
@@ -135,12 +147,22 @@ class ModerationCog(commands.Cog):
             content, view = await rollback_picker(self.bot)
             await interaction.followup.send(content, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
+        await self.run_reindex(interaction, mode)
+
+    async def run_reindex(
+        self, interaction: discord.Interaction[Any], mode: str, *, confirmed_loss: int | None = None
+    ) -> None:
+        """A reindex for a moderator: progress in the reply, then the report (and the mod-log).
+        ``confirmed_loss`` is the moderator's confirmation that that many briefings may go (no more:
+        if more would go by now, it is refused again)."""
         who = _who(interaction)
         with self.bot.reindex_gate.hold(who):
             await interaction.response.defer(ephemeral=True, thinking=True)
             async with showing_progress(interaction) as progress:
-                report = await self.bot.handlers.reindex(progress=progress, who=who, full=mode == "full")
-        await finish(self.bot, interaction, report, who, None)
+                report = await self.bot.handlers.reindex(
+                    progress=progress, who=who, full=mode == "full", confirmed_loss=confirmed_loss
+                )
+        await finish(self.bot, interaction, report, who, None, mode=mode)
 
     @app_commands.command(
         name="status", description="What is indexed, the model, and the last reindex (moderators)"
@@ -236,7 +258,10 @@ class ModerationCog(commands.Cog):
     async def _remove_autocomplete(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        return briefing_choices(await self.bot.handlers.briefings(viewer=EVERYTHING), current)
+        # Autocomplete runs none of the command's checks: only a moderator may see the list.
+        if interaction.guild is None or not member_is_moderator(interaction.user, self.bot.settings):
+            return []
+        return await briefing_options(self.bot.handlers, EVERYTHING, current)
 
     @briefing.command(name="list", description="List the indexed briefings")
     @is_moderator()
@@ -251,16 +276,48 @@ def _who(interaction: discord.Interaction[Any]) -> str:
 
 
 async def finish(
-    bot: BriefBot, interaction: discord.Interaction[Any], report: ReindexReport, who: str, what: str | None
+    bot: BriefBot,
+    interaction: discord.Interaction[Any],
+    report: ReindexReport,
+    who: str,
+    what: str | None,
+    *,
+    mode: str = "update",
 ) -> None:
-    """The final report: in the (progress) reply, and in the mod-log unless nothing changed."""
+    """The final report: in the (progress) reply, and in the mod-log unless nothing changed. A
+    report refused only because many briefings would go carries a "Publish anyway" button.
+
+    After 15 minutes the reply can no longer be edited: the moderator is then told in the
+    channel, in a line that names no briefing and gives no count (the channel may be public)."""
     embed = embeds.report_embed(report, who)
     content = what or ""
-    await interaction.edit_original_response(
-        content=content, embed=embed, view=None, allowed_mentions=NO_MENTIONS
-    )
-    if report.changed or report.rolled_back or report.skipped:
+    view = discord.ui.View(timeout=None)
+    if report.publishable_with_confirmation:
+        view.add_item(PublishAnywayButton("full" if mode == "full" else "update", report.would_lose))
+    try:
+        await interaction.edit_original_response(
+            content=content, embed=embed, view=view, allowed_mentions=NO_MENTIONS
+        )
+    except discord.HTTPException as exc:  # after 15 minutes Discord refuses the token
+        log.warning("could not edit the reply of %s (%s): telling them in the channel", who, exc)
+        await _tell_in_channel(bot, interaction, report)
+    if report.changed or report.rolled_back or report.skipped or report.refused:
         await bot.modlog(content or None, embed=embed)
+
+
+async def _tell_in_channel(
+    bot: BriefBot, interaction: discord.Interaction[Any], report: ReindexReport
+) -> None:
+    where = "`/status` and the mod-log" if bot.settings.modlog_channel_id else "`/status`"
+    outcome = "was not published" if report.refused else "has finished"
+    text = f"{interaction.user.mention}: the reindex you started {outcome}; its report is in {where}."
+    channel = interaction.channel
+    try:
+        if not isinstance(channel, discord.abc.Messageable):
+            raise TypeError(f"channel {interaction.channel_id} cannot receive messages")
+        await channel.send(text, allowed_mentions=NO_MENTIONS)
+    except (discord.HTTPException, TypeError):
+        log.error("could not tell %s that the reindex ended", interaction.user, exc_info=True)
 
 
 # ---------------------------------------------------------------------------- confirmations
@@ -350,6 +407,12 @@ class RollbackSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> Self:
         return cls()
+
+    async def interaction_check(self, interaction: discord.Interaction[Any], /) -> bool:
+        if interaction_in_scope(interaction):  # as every button: nothing for other servers
+            return True
+        await refuse_out_of_scope(interaction)
+        return False
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await guarded(interaction, lambda: self._roll_back(interaction))

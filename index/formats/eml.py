@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import PurePosixPath
 
+from index.audience import read_audience
 from index.formats.base import clean_inline
 from index.formats.html import parse_html
 from index.parsing import (
@@ -88,8 +89,11 @@ def read_message(rel_path: str, data: bytes, max_bytes: int, bid: str, depth: in
             "no text in the message or its attachments" + (f" ({'; '.join(warnings)})" if warnings else "")
         )
     audience = _audience(message)
-    if audience:
-        docs = [dataclasses.replace(d, meta=dataclasses.replace(d.meta, audience=audience)) for d in docs]
+    if audience is not None:  # the header's audience, even one that could not be read (moderators only)
+        names, problem = audience
+        if problem:
+            warnings.append(problem)
+        docs = [dataclasses.replace(d, meta=dataclasses.replace(d.meta, audience=names)) for d in docs]
     if warnings:
         first = docs[0]
         docs[0] = dataclasses.replace(
@@ -228,11 +232,15 @@ def _sender(message: EmailMessage) -> str | None:
     return clean_inline(name) or clean_inline(address) or None
 
 
-def _audience(message: EmailMessage) -> tuple[str, ...]:
-    """``X-Briefbot-Audience: moderators, Editors``: who may see the message's briefings
-    (as ``audience`` in a Markdown briefing's front matter); none means everyone."""
-    raw = str(message.get("X-Briefbot-Audience", "") or "")
-    return tuple(a for a in (clean_inline(x) for x in raw.split(",")) if a)
+def _audience(message: EmailMessage) -> tuple[tuple[str, ...], str | None] | None:
+    """``X-Briefbot-Audience: moderators, Editors``: who may see the message's briefings, read
+    as ``audience`` in a Markdown briefing's front matter (``index.audience``): no header means
+    everyone; a header that cannot be read (empty, commas only) hides them from all but
+    moderators, and says so."""
+    if "X-Briefbot-Audience" not in message:
+        return None
+    raw = ",".join(clean_inline(x) for x in str(message.get("X-Briefbot-Audience", "") or "").split(","))
+    return read_audience({"audience": raw})
 
 
 def _archived_at(message: EmailMessage) -> str | None:

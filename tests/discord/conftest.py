@@ -21,6 +21,8 @@ from tests.conftest import SAMPLE_CORPUS, make_service
 from tests.discord.helpers import World
 from tests.fakes import FakeEmbedder
 
+GUILD_ID = 1_111_111_111_111_111_111  # the team's server: the one in DISCORD_GUILD_IDS
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "bot_settings(**values): Settings overrides for the simcord bot")
@@ -37,7 +39,7 @@ def bot_settings(request: pytest.FixtureRequest, corpus: Path, tmp_path: Path) -
         trash_dir=tmp_path / "trash",
         DISCORD_TOKEN=None,
         DISCORD_GUILD_ID=None,
-        **overrides,
+        **{"discord_guild_ids": [GUILD_ID], **overrides},
     )
 
 
@@ -64,10 +66,18 @@ def simcord_bot(bot_settings: Settings, handlers: Handlers) -> BriefBot:
 
 @pytest.fixture
 def world(simcord_env: simcord.Env) -> World:
-    guild = simcord_env.create_guild("Newsroom")
+    guild = simcord_env.create_guild("Newsroom", id=GUILD_ID)
     channel = guild.create_text_channel("general")
-    modlog = guild.create_text_channel("mod-log")
-    alice = guild.add_member(simcord_env.create_user("alice"))
     mods = guild.create_role("Editors-in-chief", permissions=discord.Permissions(manage_guild=True))
+    hidden, shown = (
+        discord.PermissionOverwrite(view_channel=False),
+        discord.PermissionOverwrite(view_channel=True),
+    )
+    me = guild.me
+    assert me is not None
+    modlog = guild.create_text_channel(
+        "mod-log", overwrites={guild.default_role: hidden, mods: shown, me: shown}
+    )
+    alice = guild.add_member(simcord_env.create_user("alice"))
     mod = guild.add_member(simcord_env.create_user("mo"), roles=[mods])
     return World(simcord_env, guild, channel, modlog, alice, mod)

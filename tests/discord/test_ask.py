@@ -127,8 +127,9 @@ async def test_post_to_channel_is_refused_when_a_quote_is_not_public(world: Worl
 
     result = await world.mod.click(private.response, label="Post to channel")
 
-    assert "not public" in result.followups[-1].content
-    assert result.followups[-1].ephemeral
+    reply = result.followups[-1] if result.followups else result.response
+    assert reply is not None and "not public" in reply.content
+    assert reply.ephemeral
     assert len(world.channel.history()) == before
 
 

@@ -13,6 +13,7 @@ from bot.client import BriefBot, command_payloads, invite_url, required_permissi
 from bot.handlers import Handlers
 from bot.settings import Settings
 from index.service import BriefingService
+from tests.discord.conftest import GUILD_ID
 from tests.discord.helpers import fresh_bot
 
 MODERATOR_COMMANDS = ("reindex", "status", "briefing", "gaps", "Add to briefings")
@@ -61,19 +62,22 @@ def test_moderator_commands_need_manage_server_and_are_not_usable_in_dms(
     assert payload["contexts"] == [0]  # guild only
 
 
-async def test_commands_sync_to_one_guild_when_a_guild_id_is_set(
+async def test_the_deprecated_discord_guild_id_still_names_the_server_commands_sync_to(
     bot_settings: Settings, handlers: Handlers
 ) -> None:
     guild_id = 1_234_567_890_123_456_789
-    settings = bot_settings.model_copy(update={"discord_guild_id": guild_id})
+    settings = bot_settings.model_copy(update={"discord_guild_ids": [], "discord_guild_id": guild_id})
     env = simcord.Env(BriefBot(settings, handlers))
     guild = env.create_guild("Newsroom", id=guild_id)
     channel = guild.create_text_channel("general")
     alice = guild.add_member(env.create_user("alice"))
     await env.start()
     try:
-        synced = [r.path for r in env.http_requests if r.method == "PUT" and r.path.endswith("/commands")]
-        assert synced and all(f"/guilds/{guild_id}/" in path for path in synced)
+        synced = [r for r in env.http_requests if r.method == "PUT" and r.path.endswith("/commands")]
+        assert [r.path for r in synced if "/guilds/" in r.path] == [
+            f"/applications/{env.backend.application_id}/guilds/{guild_id}/commands"
+        ]
+        assert all(r.json == [] for r in synced if "/guilds/" not in r.path)
         with env.time_context():
             result = await alice.slash(channel, "ask", question="What did Iran supply to Russia?")
         assert result.response is not None and result.response.embeds
@@ -92,10 +96,15 @@ def test_run_without_a_token_exits_2_and_points_at_the_readme(
     assert not (tmp_path / "answers.sqlite3").exists()
 
 
+ARCHIVE_ID = 3_333_333_333_333_333_333
+
+
 async def _started(settings: Settings, handlers: Handlers) -> simcord.Env:
-    env = simcord.Env(BriefBot(settings, handlers))
-    env.create_guild("Newsroom")
-    env.create_guild("Archive")
+    """The bot in the two servers it serves."""
+    served = settings.model_copy(update={"discord_guild_ids": [GUILD_ID, ARCHIVE_ID]})
+    env = simcord.Env(BriefBot(served, handlers))
+    env.create_guild("Newsroom", id=GUILD_ID)
+    env.create_guild("Archive", id=ARCHIVE_ID)
     await env.start()
     return env
 
@@ -131,29 +140,31 @@ def test_answer_threads_add_exactly_the_thread_permissions(bot_settings: Setting
 
 
 def test_the_invite_link_for_one_server_preselects_it(bot_settings: Settings) -> None:
-    url = invite_url(42, bot_settings.model_copy(update={"discord_guild_id": 1234}))
+    url = invite_url(42, bot_settings.model_copy(update={"discord_guild_ids": [ARCHIVE_ID]}))
+    several = invite_url(42, bot_settings.model_copy(update={"discord_guild_ids": [GUILD_ID, ARCHIVE_ID]}))
 
     query = parse_qs(urlparse(url).query)
-    assert query["guild_id"] == ["1234"] and query["disable_guild_select"] == ["true"]
+    assert query["guild_id"] == [str(ARCHIVE_ID)] and query["disable_guild_select"] == ["true"]
+    assert "guild_id" not in parse_qs(urlparse(several).query)
 
 
-@pytest.mark.parametrize("first_guild", [True, False])
-async def test_switching_between_server_and_global_commands_leaves_no_duplicates(
-    bot_settings: Settings, handlers: Handlers, service: BriefingService, first_guild: bool
+async def test_a_server_taken_off_the_list_loses_its_commands_and_none_are_global(
+    bot_settings: Settings, handlers: Handlers, service: BriefingService
 ) -> None:
-    guild_id = 1_234_567_890_123_456_789
-    in_guild = bot_settings.model_copy(update={"discord_guild_id": guild_id})
-    first, then = (in_guild, bot_settings) if first_guild else (bot_settings, in_guild)
-    env = simcord.Env(BriefBot(first, handlers))
-    guild = env.create_guild("Newsroom", id=guild_id)
-    channel = guild.create_text_channel("general")
-    alice = guild.add_member(env.create_user("alice"))
+    both = bot_settings.model_copy(update={"discord_guild_ids": [GUILD_ID, ARCHIVE_ID]})
+    env = simcord.Env(BriefBot(both, handlers))
+    ours = env.create_guild("Newsroom", id=GUILD_ID)
+    channel = ours.create_text_channel("general")
+    alice = ours.add_member(env.create_user("alice"))
+    env.inject_error("DELETE", "/users/@me/guilds/*", times=None)  # it cannot leave the archive
+    env.create_guild("Archive", id=ARCHIVE_ID)
     await env.start()
     try:
-        await env.restart_bot(fresh_bot(then, service))
+        assert env.backend.commands.get(ARCHIVE_ID)
 
-        gone, kept = (guild_id, None) if first_guild else (None, guild_id)
-        assert not env.backend.commands.get(gone) and env.backend.commands.get(kept)
+        await env.restart_bot(fresh_bot(bot_settings, service))
+
+        assert not env.backend.commands.get(ARCHIVE_ID) and not env.backend.commands.get(None)
         visible = alice.available_commands(channel)
         assert "ask" in visible and len(visible) == len(set(visible))
     finally:

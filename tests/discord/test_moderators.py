@@ -38,7 +38,7 @@ async def test_status_shows_where_commands_are_synced_and_who_moderates(world: W
 
     _, on_discord = _status(await world.mod.slash(world.channel, "status"))
 
-    assert "synced globally" in on_discord
+    assert "registered in this server; none globally" in on_discord
     assert "Editors-in-chief, Leads (no such role here)" in on_discord
     assert "Server Settings → Integrations" in on_discord
 
