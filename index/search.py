@@ -208,22 +208,25 @@ class Searcher:
         best_conf = max((g[0].confidence for g in groups[:k]), default=0.0)
         floor = max(self.calibration.answer_at, RELATIVE_STRONG * best_conf)
         for group in groups[:k]:
-            best = group[0]
+            best = self._lead(group)
             meta = self.index.meta(best.stored.passage.briefing_id)
             if meta is None:
                 continue
+            confidence = group[0].confidence
             quote = Quote(
                 passage_id=best.stored.passage.passage_id,
                 text=best.stored.passage.text,
                 attribution=attribution(meta, best.stored.passage),
-                score=best.confidence,
-                strength="strong" if best.confidence >= floor and answers_asked(best) else "weak",
+                score=confidence,
+                strength="strong" if confidence >= floor and answers_asked(best) else "weak",
                 start=best.stored.passage.start,
                 end=best.stored.passage.end,
                 highlight=best.highlight,
                 audience=meta.audience,
             )
-            for other in group[1:]:
+            for other in group:
+                if other is best:
+                    continue
                 om = self.index.meta(other.stored.passage.briefing_id)
                 if om is not None:
                     quote.also_in.append(attribution(om, other.stored.passage))
@@ -231,6 +234,15 @@ class Searcher:
         # Weak quotes never precede a strong one.
         quotes.sort(key=lambda q: (q.strength != "strong",))
         return quotes
+
+    def _lead(self, group: list[Candidate]) -> Candidate:
+        """The restatement a quote shows: the best-ranked one from a public briefing if there is
+        one (the same words, so the answer can be shared), else the best-ranked."""
+        for cand in group:
+            meta = self.index.meta(cand.stored.passage.briefing_id)
+            if meta is not None and meta.is_public:
+                return cand
+        return group[0]
 
     def passage(self, passage_id: str) -> tuple[Passage, BriefingMeta] | None:
         sp = self.index.store.passage_by_id(passage_id)

@@ -156,7 +156,7 @@ async def test_an_unreadable_audience_keeps_the_briefing_out_of_every_answer_but
         SECRET.replace("audience: moderators", "audience: []"), encoding="utf-8"
     )
     service.reindex()
-    question = "What did the quarterly procurement minutes appendix of the eastern depot say?"
+    question = IRAN  # its answer is restated in the annex
 
     public = await world.alice.slash(world.channel, "ask", question=question)
     alice_private = await world.alice.slash(world.channel, "ask", question=question, private=True)

@@ -17,7 +17,7 @@ date: 2025-02-27
 Attention @everyone and @here: the <@&123> role and <@456> must read the harbour safety notice today.
 """
 
-QUESTION = "Who must read the harbour safety notice today?"
+QUESTION = "Which staff must read the harbour safety notice today?"
 
 
 async def _with_pinging_briefing(world: World, corpus: Path, service: BriefingService) -> None:
