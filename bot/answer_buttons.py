@@ -15,7 +15,7 @@ from typing import Any, Literal, Self
 import discord
 
 from bot import embeds
-from bot.checks import NO_MENTIONS, app, member_is_moderator
+from bot.checks import NO_MENTIONS, app, member_is_moderator, tenant_of
 from bot.errors import UserFacingError
 from bot.feedback_store import REASONS
 from bot.reader import OpenBriefingButton
@@ -48,7 +48,7 @@ class VoteButton(_Button, template=rf"bb:vote:{_KEY}:(?P<vote>up|down)"):
         return cls(match["key"], up=match["vote"] == "up")
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
-        store = app(interaction).feedback
+        store = tenant_of(interaction).feedback
         vote: Literal["up", "down"] = "up" if self.up else "down"
         if not await asyncio.to_thread(store.vote, self.key, interaction.user.id, vote):
             raise UserFacingError("This answer is too old to rate; ask the question again.")
@@ -86,7 +86,7 @@ class ReasonButton(_Button, template=rf"bb:why:{_KEY}:(?P<reason>[a-z]{{1,12}})"
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         if self.reason not in REASONS:
             raise UserFacingError("That button is out of date; click 👎 again.")
-        store = app(interaction).feedback
+        store = tenant_of(interaction).feedback
         if not await asyncio.to_thread(store.vote, self.key, interaction.user.id, "down", self.reason):
             raise UserFacingError("This answer is too old to rate; ask the question again.")
         await interaction.response.edit_message(

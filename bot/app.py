@@ -1,9 +1,10 @@
-"""Wiring: settings -> embedder -> answering service -> handlers. No globals."""
+"""Wiring: settings -> embedder -> answering service -> handlers (or every server's). No globals."""
 
 from __future__ import annotations
 
 from bot.handlers import Handlers
 from bot.settings import Settings
+from bot.tenants import Tenants
 from bot.trash import Trash
 from index.embedder import Embedder
 from index.encoders import make_embedder
@@ -20,9 +21,20 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
-def build_service(settings: Settings, embedder: Embedder | None = None) -> BriefingService:
-    return BriefingService(settings.service_config(), embedder or build_embedder(settings))
+def build_service(
+    settings: Settings, embedder: Embedder | None = None, guild_id: int | None = None
+) -> BriefingService:
+    """The service over the shared corpus, or (``corpus_per_server``) over server ``guild_id``'s."""
+    return BriefingService(settings.service_config(guild_id), embedder or build_embedder(settings))
 
 
-def build_handlers(settings: Settings, embedder: Embedder | None = None) -> Handlers:
-    return Handlers(build_service(settings, embedder), Trash(settings.trash_folder, settings.trash_days))
+def build_handlers(
+    settings: Settings, embedder: Embedder | None = None, guild_id: int | None = None
+) -> Handlers:
+    paths = settings.paths(guild_id)
+    return Handlers(build_service(settings, embedder, guild_id), Trash(paths.trash_dir, settings.trash_days))
+
+
+def build_tenants(settings: Settings, embedder: Embedder | None = None) -> Tenants:
+    """Every server's corpus (or the shared one) over one embedder, loaded here once."""
+    return Tenants(settings, embedder or build_embedder(settings))

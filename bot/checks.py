@@ -2,7 +2,9 @@
 
 Server scope comes first: ``interaction_in_scope`` and ``message_in_scope`` are the one test of
 "is this from a server (or DM) this bot serves"; the command tree, every button
-(``bot.views._Button``) and the mention listener call them before doing anything else.
+(``bot.views._Button``) and the mention listener call them before doing anything else. A
+server served by another process (``BRIEFBOT_SHARD_IDS``) is out of scope here too, and so are
+direct messages when each server has its own corpus (there is none to answer from).
 
 ``default_permissions(manage_guild=True)`` only hides moderator commands; the ``is_moderator``
 check below is what enforces them, so a server that shows the commands to everyone is safe.
@@ -21,10 +23,13 @@ from discord import app_commands
 
 from bot.errors import UserFacingError
 from bot.settings import Settings
+from bot.sharding import ShardPlan
+from bot.tenants import NO_CORPUS_IN_DMS
 from index.search import Viewer
 
 if TYPE_CHECKING:
     from bot.client import BriefBot
+    from bot.tenants import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,12 @@ class NotModerator(app_commands.CheckFailure):
 def app(interaction: discord.Interaction[Any]) -> BriefBot:
     """The bot behind an interaction, typed."""
     return cast("BriefBot", interaction.client)
+
+
+def tenant_of(interaction: discord.Interaction[Any]) -> Tenant:
+    """The corpus that answers ``interaction``: its server's (or the shared one). With a corpus
+    per server, a direct message has none: a ``UserFacingError`` says so."""
+    return app(interaction).tenant(interaction.guild_id)
 
 
 # ---------------------------------------------------------------------------- server scope
@@ -70,10 +81,16 @@ def is_bot_dm(channel: object) -> bool:
 
 
 def in_scope(guild_id: int | None, channel: object, settings: Settings) -> bool:
-    """From a server this bot serves, or (with ``allow_dms``) from a direct message to the bot."""
+    """From a server this process serves, or (with ``allow_dms``, and one corpus for every
+    server) from a direct message to the bot."""
     if guild_id is not None:
-        return guild_id in settings.guild_ids
-    return settings.allow_dms and is_bot_dm(channel)
+        return guild_id in settings.guild_ids and ShardPlan.of(settings).owns(guild_id)
+    return settings.allow_dms and not settings.corpus_per_server and is_bot_dm(channel)
+
+
+def dm_refusal(settings: Settings) -> str:
+    """The line for a command in a direct message that is not answered."""
+    return NO_CORPUS_IN_DMS if settings.allow_dms and settings.corpus_per_server else DMS_OFF
 
 
 def interaction_in_scope(interaction: discord.Interaction[Any]) -> bool:
@@ -98,8 +115,9 @@ async def refuse_out_of_scope(interaction: discord.Interaction[Any]) -> None:
     """Nothing at all for a foreign server; one line for a direct message when DMs are off."""
     if interaction.guild_id is not None or interaction.type is discord.InteractionType.autocomplete:
         return
+    text = dm_refusal(app(interaction).settings)
     try:
-        await interaction.response.send_message(DMS_OFF, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
     except discord.HTTPException:
         log.debug("could not answer a direct message", exc_info=True)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot import render
 from bot.errors import UserFacingError
-from bot.settings import Settings, load_settings
+from bot.settings import Settings, load_settings, server_id
 from index.controls import visible
 
 log = logging.getLogger("briefbot")
@@ -29,11 +29,45 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(**overrides)
 
 
-def _add_paths(p: argparse.ArgumentParser) -> None:
+def _add_paths(p: argparse.ArgumentParser, *, guild: bool = True) -> None:
     p.add_argument("--corpus", metavar="DIR", help="corpus folder (default: BRIEFBOT_CORPUS_DIR or ./corpus)")
     p.add_argument(
         "--index-dir", metavar="DIR", help="index folder (default: BRIEFBOT_INDEX_DIR or ./.briefbot/index)"
     )
+    if guild:
+        p.add_argument(
+            "--guild",
+            metavar="ID",
+            help="with BRIEFBOT_CORPUS_PER_SERVER: the server whose corpus to use (an id of "
+            "DISCORD_GUILD_IDS, or a link to one of its channels); --corpus and --index-dir "
+            "then name the folders that hold every server's",
+        )
+
+
+def _guild(args: argparse.Namespace, settings: Settings) -> int | None:
+    """The server ``--guild`` names, checked against the settings (None: the shared corpus)."""
+    given = getattr(args, "guild", None)
+    if given is None:
+        if settings.corpus_per_server:
+            raise UserFacingError(
+                "BRIEFBOT_CORPUS_PER_SERVER is on, so each server has its own corpus: "
+                "pick one with --guild ID (one of DISCORD_GUILD_IDS)."
+            )
+        return None
+    if not settings.corpus_per_server:
+        raise UserFacingError(
+            "--guild picks a server's own corpus, which needs BRIEFBOT_CORPUS_PER_SERVER=true; "
+            "without it every server shares one corpus (leave --guild out)."
+        )
+    try:
+        guild_id = int(server_id(given))
+    except (ValueError, TypeError):
+        raise UserFacingError(
+            f"--guild should be a server id or a link to one of its channels; got “{given[:60]}”."
+        ) from None
+    if guild_id not in settings.guild_ids:
+        raise UserFacingError(f"server {guild_id} is not in DISCORD_GUILD_IDS: it has no corpus here.")
+    return guild_id
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_paths(p)
 
     p = sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
-    _add_paths(p)
+    _add_paths(p, guild=False)
 
     p = sub.add_parser("commands", help="print the application commands the bot registers")
     p.add_argument("--json", action="store_true")
@@ -156,7 +190,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from bot.app import build_handlers
     from bot.progress import TerminalProgress
 
-    handlers = build_handlers(settings)
+    handlers = build_handlers(settings, guild_id=_guild(args, settings))
     service = handlers.service
     if args.command == "status":
         status = service.status()

@@ -1,6 +1,6 @@
 """The Discord bot: a ``commands.Bot`` around the shared ``Handlers``, and ``briefbot run``.
 
-Dependencies come in through the constructor (settings, handlers); nothing is global. Slow
+Dependencies come in through the constructor (settings, the tenants); nothing is global. Slow
 work (the model, index builds, file and SQLite I/O) always runs in worker threads, so every
 interaction is acknowledged at once.
 """
@@ -12,9 +12,6 @@ import datetime
 import json
 import logging
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +19,7 @@ import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands, tasks
+from filelock import FileLock
 
 from bot import embeds, render
 from bot.answer_buttons import DYNAMIC_ITEMS as ANSWER_ITEMS
@@ -32,8 +30,10 @@ from bot.handlers import Handlers
 from bot.ratelimit import RateLimiter
 from bot.reader import DYNAMIC_ITEMS as READER_ITEMS
 from bot.settings import Settings
+from bot.sharding import ShardPlan
+from bot.tenants import ReindexGate, Tenant, Tenants
 from bot.views import DYNAMIC_ITEMS, AnswerStore
-from index.corpus import iter_corpus
+from bot.watcher import CorpusWatcher
 from index.manifest import write_json_atomic
 from index.models import ReindexReport
 from index.service import BriefingService
@@ -44,9 +44,7 @@ log = logging.getLogger(__name__)
 discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
-ANSWERS_FILE = "answers.sqlite3"
 SYNC_STATE = "commands_synced.json"  # the servers the commands were synced to last: {"guild_ids": [...]}
-FEEDBACK_FILE = "feedback.sqlite3"
 MODLOG_WITHHELD = (
     "Briefbot has a report for moderators, but this channel can be read by people who are not "
     "moderators, so it is not posted here: see `/status`, and make the channel moderators-only."
@@ -70,30 +68,13 @@ class BriefTree(app_commands.CommandTree["BriefBot"]):
         await report_error(interaction, error)
 
 
-class ReindexGate:
-    """One reindex at a time from this bot, claimed before the first ``await`` so two clicks
-    cannot both pass; the service's file lock covers other processes (the console, the CLI)."""
-
-    def __init__(self) -> None:
-        self.holder: str | None = None
-
-    @contextmanager
-    def hold(self, who: str) -> Iterator[None]:
-        if self.holder is not None:
-            raise UserFacingError(
-                f"A reindex is already running (started by {self.holder}). Try again when it has finished."
-            )
-        self.holder = who
-        try:
-            yield
-        finally:
-            self.holder = None
-
-
 class BriefBot(commands.Bot):
-    """Answers questions over the briefings; moderators manage the corpus and the index."""
+    """Answers questions over the briefings; moderators manage the corpus and the index.
 
-    def __init__(self, settings: Settings, handlers: Handlers) -> None:
+    ``tenants`` says which corpus answers in which server (one shared by all, or one each);
+    plain ``Handlers`` are the shared corpus."""
+
+    def __init__(self, settings: Settings, tenants: Tenants | Handlers, **options: Any) -> None:
         intents = discord.Intents.default()
         # Slash commands need no privileged intent; only replies to mentions, follow-ups typed
         # in answer threads and briefing channels read messages.
@@ -106,25 +87,50 @@ class BriefBot(commands.Bot):
             allowed_mentions=NO_MENTIONS,
             tree_cls=BriefTree,
             help_command=None,
+            **options,
         )
         self.settings = settings
-        self.handlers = handlers
-        self.answers = AnswerStore(settings.data_dir / ANSWERS_FILE, settings.keep_questions_days)
-        # Discord's clock (a test's virtual one too): questions, votes and weekly reports agree.
-        self.feedback = FeedbackStore(
-            settings.data_dir / FEEDBACK_FILE, settings.keep_questions_days, clock=_discord_now
-        )
+        self.tenants = tenants if isinstance(tenants, Tenants) else Tenants.around(settings, tenants)
         self.ask_limiter = RateLimiter(settings.ask_rate_limit, settings.ask_rate_window)
         self.button_limiter = RateLimiter(settings.button_rate_limit, settings.button_rate_window)
-        self.reindex_gate = ReindexGate()
-        self.modlog_problem: str | None = None  # why the last mod-log post failed (or was withheld)
         self.synced: dict[int, int] = {}  # server id -> commands registered there
         self.synced_global = 0  # commands registered globally (the DM /ask, with allow_dms)
-        self._last_problems: tuple[tuple[tuple[str, str], ...], str | None] = ((), None)
+        self._modlog_guilds: dict[int, int] = {}  # mod-log channel id -> its server
         self._announced = False
-        self._watcher: CorpusWatcher | None = None
         self._watch: tasks.Loop[Any] | None = None
         self._periodic: tasks.Loop[Any] | None = None
+
+    @property
+    def plan(self) -> ShardPlan:
+        """The shards (so the servers) this process serves."""
+        return ShardPlan.of(self.settings)
+
+    def tenant(self, guild_id: int | None) -> Tenant:
+        """The corpus that answers in ``guild_id`` (see ``Tenants.get``)."""
+        return self.tenants.get(guild_id)
+
+    # The shared corpus's parts, for code that predates per-server corpora; with a corpus per
+    # server there is no such thing, and asking for it is a bug.
+    def _shared(self) -> Tenant:
+        if self.tenants.per_server:
+            raise RuntimeError("each server has its own corpus here: use bot.tenant(guild_id)")
+        return self.tenants.get(None)
+
+    @property
+    def handlers(self) -> Handlers:
+        return self._shared().handlers
+
+    @property
+    def answers(self) -> AnswerStore:
+        return self._shared().answers
+
+    @property
+    def feedback(self) -> FeedbackStore:
+        return self._shared().feedback
+
+    @property
+    def reindex_gate(self) -> ReindexGate:
+        return self._shared().gate
 
     async def setup_hook(self) -> None:
         for cog in cogs(self):
@@ -139,13 +145,18 @@ class BriefBot(commands.Bot):
     async def _forget_expired(self) -> None:
         """Delete questions, feedback and removed briefings past their time (also on every new
         question, and when the trash is listed); a failure is logged, never fatal."""
-        trash = self.handlers.trash
-        try:
-            await asyncio.to_thread(self.feedback.purge)
-            if trash is not None:
-                await asyncio.to_thread(trash.purge)
-        except Exception:
-            log.warning("could not delete expired questions or removed briefings", exc_info=True)
+        for tenant in self.tenants.here():
+            trash = tenant.handlers.trash
+            try:
+                await asyncio.to_thread(tenant.feedback.purge)
+                if trash is not None:
+                    await asyncio.to_thread(trash.purge)
+            except Exception:
+                log.warning(
+                    "could not delete expired questions or removed briefings of %s",
+                    tenant.name,
+                    exc_info=True,
+                )
 
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: mentions are handled by the ask cog's listener.
@@ -160,8 +171,9 @@ class BriefBot(commands.Bot):
             return
         self._announced = True
         n = len(self.guilds)
+        shards = f" on {self.plan.describe()}" if self.plan.sharded else ""
         print(
-            f"briefbot: ready in {n} guild{'s' if n != 1 else ''} as {self.user} (id {self.user.id}).",
+            f"briefbot: ready in {n} guild{'s' if n != 1 else ''}{shards} as {self.user} (id {self.user.id}).",
             file=sys.stderr,
         )
         if self.application_id is not None:
@@ -170,20 +182,27 @@ class BriefBot(commands.Bot):
     # ------------------------------------------------------------------ server scope
 
     async def sync_commands(self) -> None:
-        """Register the commands with Discord: in each allowed server (instant), and globally only
-        the DM ``/ask`` when ``allow_dms`` is on. Registering the global set also clears what an
-        older version registered globally, so no other server ever sees a command."""
+        """Register the commands with Discord: in each allowed server on this process's shards
+        (instant), and globally only the DM ``/ask`` when ``allow_dms`` is on. Registering the
+        global set also clears what an older version registered globally, so no other server
+        ever sees a command. With several processes, the global set is the one holding shard
+        0's to write, and each server's is its own process's: no two processes write the same."""
         assert self.application_id is not None  # set at login, before setup_hook
-        registered = await self.http.bulk_upsert_global_commands(self.application_id, self.global_payloads())
-        self.synced_global = len(registered)
-        for guild_id in sorted(self.settings.guild_ids):
+        plan = self.plan
+        if plan.owns_direct_messages:
+            registered = await self.http.bulk_upsert_global_commands(
+                self.application_id, self.global_payloads()
+            )
+            self.synced_global = len(registered)
+        for guild_id in plan.servers(self.settings.guild_ids):
             await self.sync_guild(guild_id)
         await self._clear_previous_scope()
 
     def global_payloads(self) -> list[dict[str, Any]]:
-        """What is registered globally: nothing, or ``/ask`` for direct messages (public briefings)."""
+        """What is registered globally: nothing, or ``/ask`` for direct messages (public briefings).
+        With a corpus per server, direct messages have no corpus: nothing."""
         ask = self.tree.get_command("ask")
-        if not self.settings.allow_dms or ask is None:
+        if not self.settings.allow_dms or self.settings.corpus_per_server or ask is None:
             return []
         payload = ask.to_dict(self.tree)
         payload["options"] = [o for o in payload.get("options", []) if o["name"] != "private"]
@@ -209,19 +228,22 @@ class BriefBot(commands.Bot):
 
     async def _clear_previous_scope(self) -> None:
         """Servers the commands were registered in last time but no longer allowed keep their
-        commands until removed: remove them (the global set is rewritten at every start)."""
+        commands until removed: remove them (the global set is rewritten at every start). Each
+        process clears only servers on its own shards; the record is shared, and updated under
+        a file lock so processes starting together keep each other's part."""
         path = self.settings.data_dir / SYNC_STATE
-        previous = await asyncio.to_thread(_read_sync_state, path)
+        plan = self.plan
         current = set(self.settings.guild_ids)
+        previous = await asyncio.to_thread(_read_sync_state, path)
         assert self.application_id is not None
-        for old in sorted(previous - current):
+        for old in sorted(g for g in previous - current if plan.owns(g)):
             try:
                 await self.http.bulk_upsert_guild_commands(self.application_id, old, [])
                 log.info("removed the commands registered before in server %s", old)
             except discord.HTTPException:
                 log.info("could not remove the commands registered before in server %s", old, exc_info=True)
         try:
-            await asyncio.to_thread(write_json_atomic, path, {"guild_ids": sorted(current)})
+            await asyncio.to_thread(_record_sync_state, path, plan, current)
         except OSError:
             log.warning("could not record where the commands are registered", exc_info=True)
 
@@ -234,7 +256,7 @@ class BriefBot(commands.Bot):
     async def enforce_scope(self, guild: discord.Guild) -> None:
         """Stay in an allowed server (registering its commands if not done yet); leave any other."""
         if guild.id in self.settings.guild_ids:
-            if guild.id not in self.synced:
+            if guild.id not in self.synced and self.plan.owns(guild.id):
                 await self.sync_guild(guild.id)
             return
         log.warning("leaving server %r (%s): it is not in DISCORD_GUILD_IDS", guild.name, guild.id)
@@ -243,11 +265,16 @@ class BriefBot(commands.Bot):
         except discord.HTTPException:
             log.error("could not leave server %s; it is still ignored", guild.id, exc_info=True)
 
-    async def prepare(self) -> ReindexReport | None:
-        """Load the model and build the index if there is none, in threads, before connecting."""
-        service = self.handlers.service
-        await asyncio.to_thread(service.embedder.encode_query, "warm up")
-        return await asyncio.to_thread(service.ensure_index)
+    async def prepare(self) -> list[tuple[Tenant, ReindexReport]]:
+        """Load the model, and build the index of each corpus this process looks after if there
+        is none (or an older version built it), in threads, before connecting."""
+        await asyncio.to_thread(self.tenants.embedder.encode_query, "warm up")
+        reports: list[tuple[Tenant, ReindexReport]] = []
+        for tenant in self.tenants.here():
+            report = await asyncio.to_thread(_ensure_index, tenant)
+            if report is not None:
+                reports.append((tenant, report))
+        return reports
 
     async def close(self) -> None:
         for loop in (self._watch, self._periodic):
@@ -257,31 +284,73 @@ class BriefBot(commands.Bot):
 
     # ------------------------------------------------------------------ mod-log
 
+    async def modlog_channels(self, tenant: Tenant) -> list[Any]:
+        """The mod-log channels that receive ``tenant``'s reports: every configured one for the
+        shared corpus; with a corpus per server, only those in that server (a channel that
+        cannot be found is then left out: its server is unknown)."""
+        found: list[Any] = []
+        for channel_id in self.settings.modlog_channels:
+            if (
+                tenant.guild_id is not None
+                and self._modlog_guilds.get(channel_id, tenant.guild_id) != tenant.guild_id
+            ):
+                continue  # known to be another server's
+            try:
+                channel: Any = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
+            except discord.HTTPException:
+                if tenant.guild_id is None:
+                    raise
+                log.warning("mod-log channel %s cannot be found", channel_id)
+                continue
+            guild = getattr(channel, "guild", None)
+            if guild is not None:
+                self._modlog_guilds[channel_id] = guild.id
+            if tenant.guild_id is None or (guild is not None and guild.id == tenant.guild_id):
+                found.append(channel)
+        return found
+
     async def modlog(
         self,
+        tenant: Tenant,
         content: str | None = None,
         *,
         embed: discord.Embed | None = None,
         file: discord.File | None = None,
     ) -> None:
-        """Post to the moderators' log channel, if one is configured; failures are logged and
-        kept for ``/status`` (``modlog_problem``).
+        """Post to the moderators' log channel of ``tenant``'s corpus, if one is configured;
+        failures are logged and kept for ``/status`` (``Tenant.modlog_problem``).
 
         Reports name briefings, restricted ones too, so the details go only to a channel in a
         served server that no one but moderators can read; otherwise one neutral line does."""
-        channel_id = self.settings.modlog_channel_id
-        if channel_id is None:
-            return
         try:
-            channel = self.get_channel(channel_id) or await self.fetch_channel(channel_id)
+            channels = await self.modlog_channels(tenant)
+        except discord.HTTPException as exc:
+            log.warning("could not find the mod-log channel of %s", tenant.name, exc_info=True)
+            tenant.modlog_problem = (
+                f"the last post failed ({exc.status} {exc.text or exc.__class__.__name__})"
+            )
+            return
+        for channel in channels:
+            await self._post_modlog(tenant, channel, content, embed, file)
+
+    async def _post_modlog(
+        self,
+        tenant: Tenant,
+        channel: Any,
+        content: str | None,
+        embed: discord.Embed | None,
+        file: discord.File | None,
+    ) -> None:
+        channel_id = channel.id
+        try:
             if not isinstance(channel, discord.abc.Messageable):
                 log.warning("mod-log channel %s cannot receive messages", channel_id)
-                self.modlog_problem = "it is not a channel messages can be sent to"
+                tenant.modlog_problem = "it is not a channel messages can be sent to"
                 return
             exposure = modlog_exposure(channel, self.settings)
             if exposure is not None:
                 log.warning("mod-log channel %s: %s; its details are not posted there", channel_id, exposure)
-                self.modlog_problem = f"{exposure}, so reports are not posted there"
+                tenant.modlog_problem = f"{exposure}, so reports are not posted there"
                 if (
                     isinstance(channel, discord.abc.GuildChannel)
                     and channel.guild.id in self.settings.guild_ids
@@ -292,10 +361,12 @@ class BriefBot(commands.Bot):
             await channel.send(
                 content=content, embeds=[embed] if embed else [], files=files, allowed_mentions=NO_MENTIONS
             )
-            self.modlog_problem = None
+            tenant.modlog_problem = None
         except discord.HTTPException as exc:
             log.warning("could not post to the mod-log channel %s", channel_id, exc_info=True)
-            self.modlog_problem = f"the last post failed ({exc.status} {exc.text or exc.__class__.__name__})"
+            tenant.modlog_problem = (
+                f"the last post failed ({exc.status} {exc.text or exc.__class__.__name__})"
+            )
 
     # ------------------------------------------------------------------ keeping current
 
@@ -305,10 +376,10 @@ class BriefBot(commands.Bot):
         return loop.next_iteration if loop is not None and loop.is_running() else None
 
     def _start_background(self) -> None:
+        # One loop each for every corpus this process looks after (``Tenants.here``).
         if self.settings.watch:
             debounce = self.settings.watch_debounce_seconds
-            self._watcher = CorpusWatcher(self.handlers.service.config.corpus_dir, debounce)
-            self._watch = tasks.loop(seconds=min(2.0, debounce / 2))(self._poll_corpus)
+            self._watch = tasks.loop(seconds=min(2.0, debounce / 2))(self._poll_corpora)
             self._watch.start()
         minutes = self.settings.reindex_every_minutes
         if minutes:
@@ -317,94 +388,68 @@ class BriefBot(commands.Bot):
 
     async def _scheduled_reindex(self) -> None:
         # The first run, at startup, picks up files changed while the bot was down.
-        try:
-            await self.background_reindex("scheduled reindex")
-        except UserFacingError as exc:  # an exception would stop the loop for good
-            log.info("scheduled reindex skipped: %s", exc.message)
+        for tenant in self.tenants.here():
+            try:
+                await self.background_reindex(tenant, "scheduled reindex")
+            except UserFacingError as exc:  # an exception would stop the loop for good
+                log.info("scheduled reindex of %s skipped: %s", tenant.name, exc.message)
 
-    async def background_reindex(self, who: str) -> ReindexReport | None:
-        """A reindex nobody is waiting for; a change is reported to the mod-log.
+    async def background_reindex(self, tenant: Tenant, who: str) -> ReindexReport | None:
+        """A reindex of ``tenant``'s corpus nobody is waiting for; a change is reported to its mod-log.
 
         Raises ``UserFacingError`` when another reindex is running, so the caller can retry.
         """
-        with self.reindex_gate.hold(who):
+        with tenant.gate.hold(who):
             try:
-                report = await self.handlers.reindex(who=who)
+                report = await tenant.handlers.reindex(who=who)
             except UserFacingError:
                 raise
             except Exception:
-                log.exception("%s failed", who)
-                await self.modlog(f"{who} failed; the error is in the bot's log.")
+                log.exception("%s of %s failed", who, tenant.name)
+                await self.modlog(tenant, f"{who} failed; the error is in the bot's log.")
                 return None
         # Unchanged problems (a file still skipped, a reindex still refused) are posted once, not
         # at every scheduled run.
         problems = (tuple((x.path, x.reason) for x in report.skipped), report.refused)
-        news = report.changed or problems != self._last_problems
-        self._last_problems = problems
+        news = report.changed or problems != tenant.last_problems
+        tenant.last_problems = problems
         if news and (report.changed or report.skipped or report.refused):
-            await self.modlog(embed=embeds.report_embed(report, who))
+            await self.modlog(tenant, embed=embeds.report_embed(report, who))
         return report
 
-    async def _poll_corpus(self) -> None:
-        if self._watcher is None:
-            return
+    async def _poll_corpora(self) -> None:
+        for tenant in self.tenants.here():
+            await self._poll_corpus(tenant)
+
+    async def _poll_corpus(self, tenant: Tenant) -> None:
+        if tenant.watcher is None:
+            tenant.watcher = CorpusWatcher(
+                tenant.service.config.corpus_dir, self.settings.watch_debounce_seconds
+            )
+        watcher = tenant.watcher
         try:
-            if not await self._watcher.settled_change():
+            if not await watcher.settled_change():
                 return
         except OSError:  # an exception would stop the loop for good
-            log.warning("cannot read the corpus folder", exc_info=True)
+            log.warning("cannot read the corpus folder of %s", tenant.name, exc_info=True)
             return
         try:
-            await self.background_reindex("corpus watcher")
-            self._watcher.handled()
+            await self.background_reindex(tenant, "corpus watcher")
+            watcher.handled()
         except UserFacingError:
-            self._watcher.retry_later()  # another reindex is running
+            watcher.retry_later()  # another reindex is running
 
 
-class CorpusWatcher:
-    """Notices changed briefing files by polling, and says when a change has settled.
-
-    Polling (size and mtime of each file, in a thread) needs no extra dependency and works
-    on network drives, where file-system events often do not arrive.
-    """
-
-    def __init__(self, corpus_dir: Path, debounce: float) -> None:
-        self.corpus_dir = corpus_dir
-        self.debounce = debounce
-        self._snapshot: dict[str, tuple[int, int]] | None = None
-        self._changed_at: float | None = None
-
-    async def settled_change(self) -> bool:
-        """True when files changed and then stayed unchanged for ``debounce`` seconds."""
-        now = await asyncio.to_thread(corpus_snapshot, self.corpus_dir)
-        t = time.monotonic()
-        if self._snapshot is None:
-            self._snapshot = now
-            return False
-        if now != self._snapshot:
-            self._snapshot, self._changed_at = now, t
-            return False
-        return self._changed_at is not None and t - self._changed_at >= self.debounce
-
-    def handled(self) -> None:
-        self._changed_at = None
-
-    def retry_later(self) -> None:
-        self._changed_at = time.monotonic()
+class ShardedBriefBot(BriefBot, commands.AutoShardedBot):
+    """The bot as one of several processes: Discord's sharding (``BRIEFBOT_SHARD_COUNT``)."""
 
 
-def corpus_snapshot(corpus_dir: Path) -> dict[str, tuple[int, int]]:
-    """Size and modification time of every briefing file, to notice changes by polling."""
-    out: dict[str, tuple[int, int]] = {}
-    if not corpus_dir.is_dir():
-        return out
-    for path, rel in iter_corpus(corpus_dir):
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        out[rel] = (st.st_size, st.st_mtime_ns)
-    return out
+def make_bot(settings: Settings, tenants: Tenants | Handlers) -> BriefBot:
+    """The bot for these settings: sharded when ``BRIEFBOT_SHARD_COUNT`` is set."""
+    plan = ShardPlan.of(settings)
+    if plan.count is None:
+        return BriefBot(settings, tenants)
+    return ShardedBriefBot(settings, tenants, shard_count=plan.count, shard_ids=list(plan.ids))
 
 
 # ---------------------------------------------------------------------------- entry points
@@ -426,8 +471,21 @@ def _read_sync_state(path: Path) -> set[int]:
     )
 
 
-def _discord_now() -> float:
-    return discord.utils.utcnow().timestamp()
+def _record_sync_state(path: Path, plan: ShardPlan, current: set[int]) -> None:
+    """Record that the commands are now in ``current``'s servers on this process's shards,
+    keeping what other processes recorded for theirs."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock", timeout=10):
+        previous = _read_sync_state(path)
+        kept = {g for g in previous if not plan.owns(g)} | {g for g in current if plan.owns(g)}
+        write_json_atomic(path, {"guild_ids": sorted(kept)})
+
+
+def _ensure_index(tenant: Tenant) -> ReindexReport | None:
+    """Make sure ``tenant``'s corpus has an index (a new server's folder is made empty)."""
+    if tenant.guild_id is not None:
+        tenant.service.config.corpus_dir.mkdir(parents=True, exist_ok=True)
+    return tenant.service.ensure_index()
 
 
 def required_permissions(settings: Settings) -> discord.Permissions:
@@ -470,21 +528,26 @@ def run_bot(settings: Settings) -> int:
         return 2
     if settings.discord_guild_id is not None:
         log.warning("DISCORD_GUILD_ID is deprecated: use DISCORD_GUILD_IDS (a comma-separated list)")
-    from bot.app import build_handlers
+    if settings.allow_dms and settings.corpus_per_server:
+        log.warning(
+            "BRIEFBOT_ALLOW_DMS has no effect with BRIEFBOT_CORPUS_PER_SERVER: direct messages have "
+            "no corpus, so /ask there is refused"
+        )
+    from bot.app import build_tenants
     from index.embedder import ModelNotFoundError
 
     try:
-        handlers = build_handlers(settings)
+        tenants = build_tenants(settings)
     except ModelNotFoundError as exc:
         raise UserFacingError(f"the embedding model is not available: {exc}") from exc
-    return asyncio.run(_run(BriefBot(settings, handlers), token))
+    return asyncio.run(_run(make_bot(settings, tenants), token))
 
 
 async def _run(bot: BriefBot, token: str) -> int:
     print("briefbot: loading the model and checking the index…", file=sys.stderr)
-    report = await bot.prepare()
-    if report is not None:
-        print("briefbot: " + "\n  ".join(render.report_lines(report)), file=sys.stderr)
+    for tenant, report in await bot.prepare():
+        whose = f"server {tenant.guild_id}: " if tenant.guild_id is not None else ""
+        print(f"briefbot: {whose}" + "\n  ".join(render.report_lines(report)), file=sys.stderr)
     print("briefbot: connecting to Discord…", file=sys.stderr)
     try:
         async with bot:
@@ -537,7 +600,8 @@ class _NoModel:
 
 def command_payloads(settings: Settings) -> list[dict[str, Any]]:
     """The application commands as Discord receives them at sync, built offline (no model, no network)."""
-    handlers = Handlers(BriefingService(settings.service_config(), _NoModel()))
+    shared = settings.model_copy(update={"corpus_per_server": False})  # only the commands are needed
+    handlers = Handlers(BriefingService(shared.service_config(), _NoModel()))
     bot = BriefBot(settings, handlers)
 
     async def build() -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 """The Discord side of ``/status``, in plain words: where the commands are, who moderates,
-whether the mod-log works (and why not), and what runs on its own (watch, schedule, reports).
+whether the mod-log works (and why not), whose corpus answers, which process serves the
+server, and what runs on its own (watch, schedule, reports).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from bot.checks import modlog_exposure
 
 if TYPE_CHECKING:
     from bot.client import BriefBot
+    from bot.tenants import Tenant
 
 MODLOG_PERMISSIONS = ("view_channel", "send_messages", "embed_links", "attach_files")
 _WORDS = {
@@ -34,7 +36,10 @@ def commands_line(bot: BriefBot, guild: discord.Guild | None) -> str:
         if elsewhere
         else ""
     )
-    dms = "; /ask in direct messages (BRIEFBOT_ALLOW_DMS)" if bot.synced_global else "; none globally"
+    if not bot.plan.owns_direct_messages:
+        dms = "; the global ones are registered by the process holding shard 0"
+    else:
+        dms = "; /ask in direct messages (BRIEFBOT_ALLOW_DMS)" if bot.synced_global else "; none globally"
     return f"Commands: {count} registered in this server{also}{dms}."
 
 
@@ -44,17 +49,34 @@ def moderators_line(bot: BriefBot, guild: discord.Guild | None) -> str:
         return "Moderators: members with Manage Server (no BRIEFBOT_MODERATOR_ROLES)."
     here = {r.name.casefold() for r in guild.roles} if guild is not None else set()
     named = ", ".join(r if r.casefold() in here else f"{r} (no such role here)" for r in roles)
+    every = " (the same names in every server)" if len(bot.settings.guild_ids) > 1 else ""
     return (
-        f"Moderators: members with Manage Server, and the roles {named}. Those roles see the moderator "
-        "commands once a server admin allows them in Server Settings → Integrations → briefbot."
+        f"Moderators: members with Manage Server, and the roles {named}{every}. Those roles see the "
+        "moderator commands once a server admin allows them in Server Settings → Integrations → briefbot."
     )
 
 
-async def modlog_line(bot: BriefBot) -> str:
+async def modlog_line(bot: BriefBot, tenant: Tenant) -> str:
     """Whether reports can reach the mod-log channel, and if not, why."""
-    channel_id = bot.settings.modlog_channel_id
-    if channel_id is None:
+    configured = bot.settings.modlog_channels
+    if not configured:
         return "Mod-log: not set (BRIEFBOT_MODLOG_CHANNEL_ID); reports go only to whoever runs a command."
+    if tenant.guild_id is None:
+        return await _channel_line(bot, tenant, configured[0])
+    try:
+        here = await bot.modlog_channels(tenant)
+    except discord.HTTPException:  # only the shared corpus's lookups raise
+        here = []
+    if not here:
+        return (
+            "Mod-log: none in this server (each server has its own corpus, so its reports go only "
+            "to a channel of BRIEFBOT_MODLOG_CHANNEL_ID or BRIEFBOT_MODLOG_CHANNEL_IDS in it); "
+            "reports go only to whoever runs a command."
+        )
+    return await _channel_line(bot, tenant, here[0].id)
+
+
+async def _channel_line(bot: BriefBot, tenant: Tenant, channel_id: int) -> str:
     channel = bot.get_channel(channel_id)
     if channel is None:
         try:
@@ -77,9 +99,33 @@ async def modlog_line(bot: BriefBot) -> str:
     exposure = modlog_exposure(channel, bot.settings)
     if exposure is not None:
         return f"Mod-log: #{channel.name}, but {exposure}, so reports are not posted there."
-    if bot.modlog_problem:
-        return f"Mod-log: #{channel.name}, but {bot.modlog_problem}."
+    if tenant.modlog_problem:
+        return f"Mod-log: #{channel.name}, but {tenant.modlog_problem}."
     return f"Mod-log: #{channel.name}, reachable."
+
+
+def corpus_line(bot: BriefBot) -> str:
+    if bot.settings.corpus_per_server:
+        return "Corpus: this server's own (BRIEFBOT_CORPUS_PER_SERVER); answers never come from another server's."
+    n = len(bot.settings.guild_ids)
+    if n > 1:
+        return (
+            f"Corpus: one shared by the {n} servers of DISCORD_GUILD_IDS (BRIEFBOT_CORPUS_PER_SERVER is off)."
+        )
+    return "Corpus: one for the server (BRIEFBOT_CORPUS_PER_SERVER is off)."
+
+
+def process_line(bot: BriefBot) -> str | None:
+    """Which shards this process is, when the bot runs as several (else nothing to say)."""
+    plan = bot.plan
+    if not plan.sharded:
+        return None
+    jobs = (
+        "it runs this server's watch, schedule and weekly report"
+        if bot.settings.corpus_per_server or plan.owns_direct_messages
+        else "the process holding shard 0 runs the shared corpus's watch, schedule and weekly report"
+    )
+    return f"Process: {plan.describe()} (BRIEFBOT_SHARD_IDS); {jobs}."
 
 
 def automation_lines(bot: BriefBot) -> list[str]:
@@ -113,11 +159,14 @@ def _channel_name(bot: BriefBot, channel_id: int) -> str:
     return f"#{channel.name}" if isinstance(channel, discord.abc.GuildChannel) else f"channel {channel_id}"
 
 
-async def discord_lines(bot: BriefBot, guild: discord.Guild | None) -> list[str]:
-    """Everything ``/status`` says about the Discord side."""
+async def discord_lines(bot: BriefBot, tenant: Tenant, guild: discord.Guild | None) -> list[str]:
+    """Everything ``/status`` says about the Discord side (``tenant``: the corpus answering here)."""
+    process = process_line(bot)
     return [
         commands_line(bot, guild),
         moderators_line(bot, guild),
-        await modlog_line(bot),
+        await modlog_line(bot, tenant),
+        corpus_line(bot),
+        *([process] if process else []),
         *automation_lines(bot),
     ]

@@ -18,7 +18,7 @@ from typing import Any, Self
 import discord
 
 from bot import embeds
-from bot.checks import NO_MENTIONS, app, viewer_for
+from bot.checks import NO_MENTIONS, tenant_of, viewer_for
 from bot.errors import UserFacingError
 from bot.views import _Button
 from index.models import BriefingMeta, Passage
@@ -73,7 +73,7 @@ async def reader_message(
     interaction: discord.Interaction[Any], bkey: str, page: int
 ) -> tuple[discord.Embed, discord.ui.View]:
     """Page ``page`` of the briefing ``bkey`` for the clicker, with its page buttons."""
-    handlers = app(interaction).handlers
+    handlers = tenant_of(interaction).handlers
     viewer = viewer_for(interaction, public=False)
     metas = await handlers.briefings(viewer=viewer)
     meta = next((m for m in metas if briefing_key(m.briefing_id) == bkey), None)

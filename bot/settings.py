@@ -8,10 +8,11 @@ mentions (``<#channel>``), as people copy them.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import UserFacingError
@@ -20,6 +21,19 @@ from index.chunking import ChunkOptions
 from index.formats.sandbox import ExtractLimits
 from index.search import SearchOptions
 from index.service import ServiceConfig
+
+SERVERS_FOLDER = "servers"  # <data dir>/servers/<guild id>/: answers and feedback of one server
+
+
+@dataclass(frozen=True)
+class CorpusPaths:
+    """Where one corpus lives and what is kept beside it (the shared one, or one server's)."""
+
+    corpus_dir: Path
+    index_dir: Path
+    data_dir: Path  # answers.sqlite3, feedback.sqlite3
+    trash_dir: Path
+    checks_file: Path | None
 
 
 class Settings(BaseSettings):
@@ -73,6 +87,8 @@ class Settings(BaseSettings):
     allow_dms: bool = False  # /ask in direct messages, public briefings only
     moderator_roles: Annotated[list[str], NoDecode] = Field(default_factory=list)
     modlog_channel_id: int | None = None
+    # More mod-log channels: with one corpus per server, each server's reports go to the one in it.
+    modlog_channel_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     ask_rate_limit: int = Field(5, ge=1)  # questions per user ...
     ask_rate_window: float = Field(60.0, gt=0)  # ... per this many seconds
     mention_replies: bool = False  # needs the privileged message-content intent
@@ -93,6 +109,11 @@ class Settings(BaseSettings):
     trash_days: int = Field(30, ge=1, le=3650)  # removed briefings kept for /briefing restore
     gaps_weekly: bool = False  # post the coverage-gaps report to the mod-log once a week
 
+    # several servers, several processes
+    corpus_per_server: bool = False  # each server its own corpus, index, answers, feedback and trash
+    shard_count: int | None = Field(None, ge=1, le=65536)  # Discord shards across all processes
+    shard_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)  # this process's (default: all)
+
     # keeping current without a moderator
     watch: bool = False
     watch_debounce_seconds: float = Field(5.0, ge=0.5)
@@ -105,7 +126,7 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("briefing_channel_ids", mode="before")
+    @field_validator("briefing_channel_ids", "modlog_channel_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -138,6 +159,39 @@ class Settings(BaseSettings):
             return [server_id(v) for v in value]
         return value
 
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _shard_ids(cls, value: Any) -> Any:
+        if isinstance(value, int):
+            return [value]
+        if not isinstance(value, str):
+            return value
+        ids: list[int] = []
+        for part in (p for p in re.split(r"[,;\s]+", value.strip()) if p):
+            first, dash, last = part.partition("-")  # "0-3": a range
+            if not (first.isdigit() and (not dash or last.isdigit())):
+                raise ValueError("not shard numbers")
+            ids.extend(range(int(first), int(last) + 1) if dash else [int(first)])
+        return ids
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shards_exist(cls, value: list[int], info: ValidationInfo) -> list[int]:
+        count = info.data.get("shard_count")
+        if value and count is None:
+            raise ValueError("needs BRIEFBOT_SHARD_COUNT")
+        if count is not None and any(not 0 <= i < count for i in value):
+            raise ValueError(f"shard numbers go from 0 to {count - 1}")
+        if len(set(value)) != len(value):
+            raise ValueError("a shard is named twice")
+        return value
+
+    @property
+    def modlog_channels(self) -> list[int]:
+        """Every mod-log channel (``BRIEFBOT_MODLOG_CHANNEL_ID`` first, then ``…_IDS``), once each."""
+        first = [self.modlog_channel_id] if self.modlog_channel_id is not None else []
+        return list(dict.fromkeys([*first, *self.modlog_channel_ids]))
+
     @property
     def guild_ids(self) -> frozenset[int]:
         """Every server this bot serves (``DISCORD_GUILD_IDS`` and the deprecated ``DISCORD_GUILD_ID``)."""
@@ -169,11 +223,34 @@ class Settings(BaseSettings):
         """Exported models live beside the index (made once, never committed)."""
         return self.index_dir / "encoders"
 
-    def service_config(self) -> ServiceConfig:
-        """The index service's configuration, derived from these settings."""
+    def paths(self, guild_id: int | None = None) -> CorpusPaths:
+        """The folders of the shared corpus, or with ``corpus_per_server`` of one server's:
+        ``<corpus>/<id>/``, ``<index>/<id>/``, ``<data>/servers/<id>/``, ``<trash>/<id>/``."""
+        if not self.corpus_per_server:
+            return CorpusPaths(
+                self.corpus_dir, self.index_dir, self.data_dir, self.trash_folder, self.checks_file
+            )
+        if guild_id is None:
+            raise UserFacingError(
+                "BRIEFBOT_CORPUS_PER_SERVER is on: each server has its own corpus; name one (--guild ID)."
+            )
+        name = str(guild_id)
+        checks = self.checks_file
+        return CorpusPaths(
+            self.corpus_dir / name,
+            self.index_dir / name,
+            self.data_dir / SERVERS_FOLDER / name,
+            self.trash_folder / name,
+            checks.parent / name / checks.name if checks is not None else None,
+        )
+
+    def service_config(self, guild_id: int | None = None) -> ServiceConfig:
+        """The index service's configuration, derived from these settings (for one server's
+        corpus when ``corpus_per_server`` is on)."""
+        paths = self.paths(guild_id)
         return ServiceConfig(
-            corpus_dir=self.corpus_dir,
-            index_dir=self.index_dir,
+            corpus_dir=paths.corpus_dir,
+            index_dir=paths.index_dir,
             build=BuildOptions(
                 chunk=ChunkOptions(),
                 max_bytes=int(self.max_file_mb * 1024 * 1024),
@@ -184,7 +261,7 @@ class Settings(BaseSettings):
             ),
             search=SearchOptions(k=self.top_k, candidates=self.candidates),
             verify_checksums=self.verify_checksums,
-            checks_file=self.checks_file,
+            checks_file=paths.checks_file,
         )
 
 
@@ -204,6 +281,9 @@ EXPECTED = {
     "right-click the channel → Copy Channel ID) or the channel's link",
     "thread_channels": "channel ids or channel links, separated by commas",
     "briefing_channel_ids": "channel ids or channel links, separated by commas",
+    "modlog_channel_ids": "channel ids or channel links, separated by commas",
+    "shard_ids": "this process's shard numbers separated by commas or as a range (such as 0,1 or 0-3), "
+    "each under BRIEFBOT_SHARD_COUNT, which must be set too",
     "moderator_roles": "role names separated by commas, such as Editors,Leads",
 }
 

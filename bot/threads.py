@@ -16,6 +16,7 @@ import discord
 
 if TYPE_CHECKING:
     from bot.client import BriefBot
+    from bot.tenants import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,9 @@ def opens_threads(bot: BriefBot, channel: Any) -> bool:
     return isinstance(channel, discord.TextChannel) and channel.id in bot.settings.thread_channels
 
 
-async def first_question(bot: BriefBot, thread: discord.Thread) -> str:
-    """The question that opened ``thread``: from its starter message's answer record, else the
-    thread's name (the question, clipped)."""
+async def first_question(bot: BriefBot, tenant: Tenant, thread: discord.Thread) -> str:
+    """The question that opened ``thread``: from its starter message's answer record (in the
+    server's ``tenant``), else the thread's name (the question, clipped)."""
     try:
         parent = thread.parent or await bot.fetch_channel(thread.parent_id)
         if isinstance(parent, discord.TextChannel):
@@ -51,8 +52,8 @@ async def first_question(bot: BriefBot, thread: discord.Thread) -> str:
                 for item in getattr(row, "children", []):
                     m = _KEY_IN_ID.match(getattr(item, "custom_id", None) or "")
                     if m:
-                        record = await asyncio.to_thread(bot.answers.get, m["key"])
-                        if record is not None:
+                        record = await asyncio.to_thread(tenant.answers.get, m["key"])
+                        if record is not None and record.guild_id in (None, thread.guild.id):
                             return record.question
     except discord.HTTPException:
         log.info("the first message of thread %s is gone; using its name", thread.id)

@@ -8,7 +8,7 @@ a restart, with no per-message state in memory.
 - ``bb:full:<passage_id>:<index_version>``: a trimmed quote in full;
 - ``bb:more:<key>`` and ``bb:post:<key>``: the next passages, and posting a private answer to
   the channel. A question does not fit in a 100-character custom id, so ``<key>`` names a row
-  of ``AnswerStore``, a small SQLite file (``answers.sqlite3``) beside the index folder;
+  of the server's ``AnswerStore`` (``bot.answer_store``);
 - ``bb:list:<page>:<p|n>``: pages of ``/briefing list``.
 
 A passage id is a hash of the briefing, the position and the text, so a passage that changed
@@ -22,22 +22,17 @@ import asyncio
 import dataclasses
 import functools
 import io
-import json
 import logging
 import re
-import secrets
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
-from contextlib import closing
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import discord
 from discord import app_commands
 
 from bot import embeds, render
+from bot.answer_store import AnswerRecord, AnswerStore
 from bot.checks import (
     NO_MENTIONS,
     PUBLIC_DEFER,
@@ -47,6 +42,7 @@ from bot.checks import (
     interaction_in_scope,
     member_is_moderator,
     refuse_out_of_scope,
+    tenant_of,
     viewer_for,
 )
 from bot.errors import UserFacingError
@@ -56,105 +52,34 @@ from index.models import Answer, BriefingMeta, Quote
 from index.whatsnew import Digest
 
 if TYPE_CHECKING:
-    from bot.client import BriefBot
     from bot.handlers import Handlers
+    from bot.tenants import Tenant
+
+__all__ = ["AnswerRecord", "AnswerStore"]  # re-exported: they lived here before
 
 log = logging.getLogger(__name__)
 
-KEEP_ANSWERS_DAYS = 90
 CHOICES_MAX = 25
 CHOICE_CHARS = 100
+ANOTHER_SERVER = "This answer was given in another server; ask the question here."
 
 
-# ---------------------------------------------------------------------------- answer store
-
-
-@dataclass
-class AnswerRecord:
-    """What the buttons under one answer message need: the question and what it showed."""
-
-    question: str
-    briefing_id: str | None = None
-    since: str | None = None
-    version: str = ""
-    shown: list[str] = field(default_factory=list)  # passage ids in this message, in order
-    shown_briefings: list[str] = field(default_factory=list)
-    # Per shown quote, its "Also in" entries as [briefing_id, label]: posting to a channel keeps
-    # only the public ones.
-    also_in: list[list[list[str]]] = field(default_factory=list)
-    trimmed: list[bool] = field(default_factory=list)
-    seen: list[str] = field(default_factory=list)  # passage ids shown so far, earlier pages too
-    first_number: int = 1
-    asker_id: int | None = None  # who asked: only they (or a moderator) may delete a public answer
-    public: bool = False  # the message is in the channel for everyone
-    strong: list[bool] = field(default_factory=list)  # per shown passage
-    # The answer whose question 👍/👎 count for: a More page or a posted copy votes on the
-    # question of the answer it came from, so /gaps counts each question once.
-    feedback_key: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> AnswerRecord:
-        data = json.loads(text)
-        names = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-
-class AnswerStore:
-    """Answer records by short random key, in one SQLite file. Blocking: call from a thread."""
-
-    def __init__(self, path: Path, keep_days: int = KEEP_ANSWERS_DAYS) -> None:
-        self.path = path
-        self.keep_days = keep_days
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=10)
-        con.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, created REAL, record TEXT)")
-        con.execute("CREATE TABLE IF NOT EXISTS claims (key TEXT, what TEXT, PRIMARY KEY (key, what))")
-        return con
-
-    def put(self, record: AnswerRecord) -> str:
-        """Store ``record`` under a new key (and forget records older than ``keep_days``)."""
-        key = secrets.token_urlsafe(8)
-        now = time.time()
-        with closing(self._connect()) as con, con:
-            con.execute("INSERT INTO answers VALUES (?, ?, ?)", (key, now, record.to_json()))
-            old = [
-                r[0]
-                for r in con.execute(
-                    "SELECT key FROM answers WHERE created < ?", (now - self.keep_days * 86400,)
-                )
-            ]
-            con.executemany("DELETE FROM answers WHERE key = ?", [(k,) for k in old])
-            con.executemany("DELETE FROM claims WHERE key = ?", [(k,) for k in old])
-        return key
-
-    def claim(self, key: str, what: str) -> bool:
-        """True the first time ``what`` is claimed for an answer (posting it, say), else False."""
-        with closing(self._connect()) as con, con:
-            return con.execute("INSERT OR IGNORE INTO claims VALUES (?, ?)", (key, what)).rowcount == 1
-
-    def release(self, key: str, what: str) -> None:
-        with closing(self._connect()) as con, con:
-            con.execute("DELETE FROM claims WHERE key = ? AND what = ?", (key, what))
-
-    def get(self, key: str) -> AnswerRecord | None:
-        with closing(self._connect()) as con:
-            row = con.execute("SELECT record FROM answers WHERE key = ?", (key,)).fetchone()
-        return AnswerRecord.from_json(row[0]) if row else None
+# ---------------------------------------------------------------------------- answer records
 
 
 async def _record(interaction: discord.Interaction[Any], key: str) -> AnswerRecord:
+    """The record behind a button, from the clicker's server's store; one given in another
+    server is refused (each server's store holds only its own, and each record names its server)."""
     try:
-        record = await asyncio.to_thread(app(interaction).answers.get, key)
+        record = await asyncio.to_thread(tenant_of(interaction).answers.get, key)
     except (sqlite3.Error, OSError, ValueError) as exc:
         log.error("the answer store cannot be read: %s", exc)
         raise UserFacingError("This button cannot work right now; ask the question again.") from exc
     if record is None:
         raise UserFacingError("This answer is too old to continue; ask the question again.")
+    if record.guild_id is not None and record.guild_id != interaction.guild_id:
+        log.warning("refused answer record %s of server %s in %s", key, record.guild_id, interaction.guild_id)
+        raise UserFacingError(ANOTHER_SERVER)
     return record
 
 
@@ -162,7 +87,7 @@ async def _record(interaction: discord.Interaction[Any], key: str) -> AnswerReco
 
 
 async def compose_answer(
-    bot: BriefBot,
+    tenant: Tenant,
     answer: Answer,
     record: AnswerRecord,
     *,
@@ -193,7 +118,7 @@ async def compose_answer(
     record.seen = [*record.seen, *record.shown]
     record.public = not private
     try:
-        key = await asyncio.to_thread(bot.answers.put, record)
+        key = await asyncio.to_thread(tenant.answers.put, record)
     except (sqlite3.Error, OSError) as exc:
         log.error("the answer store cannot be written (%s): answering without buttons", exc)
         return msg, discord.ui.View(timeout=None)
@@ -202,10 +127,10 @@ async def compose_answer(
         record.feedback_key = key
         await _keep_question(
             functools.partial(
-                record_answer, bot.feedback, key, record.question, answer, msg.quotes, asked_in_public
+                record_answer, tenant.feedback, key, record.question, answer, msg.quotes, asked_in_public
             )
         )
-    return msg, answer_view(key, record, private=private, metas=await _metas_by_id(bot, msg.quotes))
+    return msg, answer_view(key, record, private=private, metas=await _metas_by_id(tenant, msg.quotes))
 
 
 async def _keep_question(record: Callable[[], None]) -> None:
@@ -246,7 +171,7 @@ async def send_answer(
         await drop_public_placeholder(interaction)
         private = True
     msg, view = await compose_answer(
-        app(interaction),
+        tenant_of(interaction),
         answer,
         record,
         private=private,
@@ -268,7 +193,7 @@ async def send_answer(
 
 
 async def compose_digest(
-    bot: BriefBot, digest: Digest, record: AnswerRecord, *, private: bool
+    tenant: Tenant, digest: Digest, record: AnswerRecord, *, private: bool
 ) -> tuple[embeds.AnswerMessage, discord.ui.View]:
     """The "what's new" message: the newest briefings, Open briefing for each, 👍 / 👎, Delete."""
     from bot.answer_buttons import DeleteButton, VoteButton, open_briefing_item
@@ -276,7 +201,7 @@ async def compose_digest(
     msg = embeds.digest_message(digest)
     record.version = digest.index_version
     record.public = not private
-    key = await asyncio.to_thread(bot.answers.put, record)
+    key = await asyncio.to_thread(tenant.answers.put, record)
     shown = [
         ShownQuote(p.passage_id, i.meta.briefing_id, p.paragraph_label)
         for i in digest.items
@@ -285,7 +210,7 @@ async def compose_digest(
     audiences = [a for i in digest.items if not i.meta.is_public for a in i.meta.audience]
     await _keep_question(
         functools.partial(
-            bot.feedback.record_question,
+            tenant.feedback.record_question,
             key,
             record.question,
             "answered" if digest.items else "nothing",
@@ -354,12 +279,12 @@ def answer_view(
     return view
 
 
-async def _metas_by_id(bot: BriefBot, quotes: Sequence[Quote]) -> dict[str, BriefingMeta]:
+async def _metas_by_id(tenant: Tenant, quotes: Sequence[Quote]) -> dict[str, BriefingMeta]:
     """The briefings of ``quotes`` (they were shown, so the asker may see them)."""
     wanted = {q.briefing_id for q in quotes}
     if not wanted:
         return {}
-    return {m.briefing_id: m for m in await bot.handlers.briefings() if m.briefing_id in wanted}
+    return {m.briefing_id: m for m in await tenant.handlers.briefings() if m.briefing_id in wanted}
 
 
 # ---------------------------------------------------------------------------- buttons
@@ -446,7 +371,7 @@ class MoreButton(_AnswerButton, template=rf"bb:more:{_KEY}"):
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         record = await _record(interaction, self.key)
-        answer = await app(interaction).handlers.more(
+        answer = await tenant_of(interaction).handlers.more(
             record.question,
             shown=len(record.seen),
             viewer=viewer_for(interaction, public=False),
@@ -467,6 +392,7 @@ class MoreButton(_AnswerButton, template=rf"bb:more:{_KEY}"):
             first_number=len(record.seen) + 1,
             asker_id=interaction.user.id,
             feedback_key=record.feedback_key or self.key,
+            guild_id=interaction.guild_id,
         )
         heading = "More passages for: " + record.question
         await send_answer(interaction, answer, nxt, private=True, heading=heading, more=True)
@@ -484,7 +410,7 @@ class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
         # A deferred update: nothing public appears until the checks pass, and the private
         # answer's own buttons can be updated afterwards (Post to channel, disabled).
         await interaction.response.defer()
-        bot = app(interaction)
+        tenant = tenant_of(interaction)
         record = await _record(interaction, self.key)
         strong = (
             [i for i, ok in enumerate(record.strong) if ok]
@@ -493,7 +419,7 @@ class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
         )
         if not strong:
             raise UserFacingError("This answer has no confident quote to post; only you can see it.")
-        handlers = bot.handlers
+        handlers = tenant.handlers
         metas = await handlers.metas({*record.shown_briefings, *(b for q in record.also_in for b, _ in q)})
         for bid in record.shown_briefings:
             meta = metas.get(bid)
@@ -508,7 +434,7 @@ class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
                 )
         for pid in record.shown:  # raises when a passage changed or was removed since
             await handlers.context(pid, viewer=EVERYONE, around=0)
-        if not await asyncio.to_thread(bot.answers.claim, self.key, "post"):
+        if not await asyncio.to_thread(tenant.answers.claim, self.key, "post"):
             raise UserFacingError("This answer has already been posted to the channel.")
         source = interaction.message
         content = f"{interaction.user.mention} shared an answer."  # a mention that pings nobody
@@ -529,7 +455,7 @@ class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
             public=True,
             feedback_key=record.feedback_key or self.key,
         )
-        key = await asyncio.to_thread(bot.answers.put, shared)
+        key = await asyncio.to_thread(tenant.answers.put, shared)
         try:
             await interaction.followup.send(
                 content=content,
@@ -547,7 +473,7 @@ class PostButton(_AnswerButton, template=rf"bb:post:{_KEY}"):
                 allowed_mentions=NO_MENTIONS,
             )
         except BaseException:
-            await asyncio.to_thread(bot.answers.release, self.key, "post")
+            await asyncio.to_thread(tenant.answers.release, self.key, "post")
             raise
         try:  # the private answer's button now says it has been used
             view = answer_view(self.key, record, private=True, metas=metas, posted=True)
@@ -563,7 +489,7 @@ class ContextButton(_PassageButton, template=rf"bb:ctx:{_PASSAGE}"):
 
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        handlers = app(interaction).handlers
+        handlers = tenant_of(interaction).handlers
         viewer = viewer_for(interaction, public=False)
         passages = await handlers.context(self.passage_id, viewer=viewer, around=1)
         meta = await _meta_of(interaction, passages[0].briefing_id if passages else None, viewer)
@@ -589,7 +515,7 @@ class FullButton(_PassageButton, template=rf"bb:full:{_PASSAGE}"):
     async def run(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         viewer = viewer_for(interaction, public=False)
-        passages = await app(interaction).handlers.context(self.passage_id, viewer=viewer, around=0)
+        passages = await tenant_of(interaction).handlers.context(self.passage_id, viewer=viewer, around=0)
         passage = next((p for p in passages if p.passage_id == self.passage_id), None)
         if passage is None:
             raise UserFacingError("That passage has changed or been removed since this answer was given.")
@@ -678,7 +604,7 @@ async def briefings_list(
     interaction: discord.Interaction[Any], page: int
 ) -> tuple[discord.Embed, discord.ui.View]:
     """One page of the briefing list with its page buttons."""
-    metas = await app(interaction).handlers.briefings()
+    metas = await tenant_of(interaction).handlers.briefings()
     embed, pages = embeds.briefings_page(metas, page)
     page = min(max(page, 0), pages - 1)
     view = discord.ui.View(timeout=None)
@@ -706,7 +632,7 @@ async def _meta_of(
 ) -> BriefingMeta | None:
     if briefing_id is None:
         return None
-    meta = (await app(interaction).handlers.metas([briefing_id])).get(briefing_id)
+    meta = (await tenant_of(interaction).handlers.metas([briefing_id])).get(briefing_id)
     return meta if meta is not None and viewer.may_see(meta.audience) else None
 
 

@@ -20,9 +20,12 @@ from bot.checks import (
     NO_MENTIONS,
     PUBLIC_DEFER,
     app,
+    dm_refusal,
     drop_public_placeholder,
     error_text,
+    is_bot_dm,
     message_in_scope,
+    tenant_of,
     viewer_for,
     viewer_of,
 )
@@ -49,6 +52,7 @@ from index.whatsnew import Digest
 
 if TYPE_CHECKING:
     from bot.client import BriefBot
+    from bot.tenants import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -112,20 +116,25 @@ class AskCog(commands.Cog):
         await interaction.response.defer(ephemeral=private, thinking=True)
         if not private:
             interaction.extras[PUBLIC_DEFER] = True
+        tenant = tenant_of(interaction)
         viewer = viewer_for(interaction, public=not private)
         heading = _question_line(question)
         asked = question
         if is_answer_thread(self.bot, interaction.channel):
-            first = await first_question(self.bot, interaction.channel)  # type: ignore[arg-type]
+            first = await first_question(self.bot, tenant, interaction.channel)  # type: ignore[arg-type]
             asked, heading = follow_up(first, question), follow_up_heading(first, question)
         elif briefing is None and since_date is None:
-            digest = await self.bot.handlers.whats_new(question, viewer=viewer)
+            digest = await tenant.handlers.whats_new(question, viewer=viewer)
             if digest is not None:
                 await send_digest(interaction, digest, question, private=private)
                 return
-        answer = await self.bot.handlers.ask(asked, viewer=viewer, briefing_id=briefing, since=since_date)
+        answer = await tenant.handlers.ask(asked, viewer=viewer, briefing_id=briefing, since=since_date)
         record = AnswerRecord(
-            asked, briefing, since_date.isoformat() if since_date else None, asker_id=interaction.user.id
+            asked,
+            briefing,
+            since_date.isoformat() if since_date else None,
+            asker_id=interaction.user.id,
+            guild_id=interaction.guild_id,
         )
         sent = await send_answer(interaction, answer, record, private=private, heading=heading)
         channel = interaction.channel
@@ -138,7 +147,8 @@ class AskCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         # A public answer may only use public briefings: offer only those unless private is set.
         private = bool(getattr(interaction.namespace, "private", False))
-        return await briefing_options(self.bot.handlers, viewer_for(interaction, public=not private), current)
+        viewer = viewer_for(interaction, public=not private)
+        return await briefing_options(tenant_of(interaction).handlers, viewer, current)
 
     async def ask_message(self, interaction: discord.Interaction[Any], message: discord.Message) -> None:
         """The message command: the message's text is the question; only the asker sees the answer."""
@@ -147,11 +157,13 @@ class AskCog(commands.Cog):
             raise UserFacingError("That message has no text to ask about.")
         question = shorten(question, MAX_QUESTION_CHARS)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        answer = await self.bot.handlers.ask(question, viewer=viewer_for(interaction, public=False))
+        answer = await tenant_of(interaction).handlers.ask(
+            question, viewer=viewer_for(interaction, public=False)
+        )
         await send_answer(
             interaction,
             answer,
-            AnswerRecord(question, asker_id=interaction.user.id),
+            AnswerRecord(question, asker_id=interaction.user.id, guild_id=interaction.guild_id),
             private=True,
             heading=_question_line(question),
         )
@@ -163,25 +175,38 @@ class AskCog(commands.Cog):
         me = self.bot.user
         if me is None or message.author.bot:
             return
-        if not message_in_scope(message, self.bot.settings):
+        settings = self.bot.settings
+        if not message_in_scope(message, settings):
+            if settings.mention_replies and is_bot_dm(message.channel) and me in message.mentions:
+                await _refuse_dm(message, settings)
             return
+        tenant = self.bot.tenant(message.guild.id if message.guild is not None else None)
         question = shorten(" ".join(_MENTION.sub(" ", message.content).split()), MAX_QUESTION_CHARS)
         if is_answer_thread(self.bot, message.channel):
             if question:
-                first = await first_question(self.bot, message.channel)  # type: ignore[arg-type]
-                await answer_message(self.bot, message, question, first)
+                first = await first_question(self.bot, tenant, message.channel)  # type: ignore[arg-type]
+                await answer_message(self.bot, tenant, message, question, first)
             return
-        if self.bot.settings.mention_replies and me in message.mentions:
-            await answer_message(self.bot, message, question)
+        if settings.mention_replies and me in message.mentions:
+            await answer_message(self.bot, tenant, message, question)
+
+
+async def _refuse_dm(message: discord.Message, settings: Any) -> None:
+    """A mention in a direct message that is not answered gets one line saying why."""
+    try:
+        await message.reply(dm_refusal(settings), allowed_mentions=NO_MENTIONS, mention_author=False)
+    except discord.HTTPException:
+        log.debug("could not answer a direct message", exc_info=True)
 
 
 async def answer_message(
-    bot: BriefBot, message: discord.Message, question: str, first: str | None = None
+    bot: BriefBot, tenant: Tenant, message: discord.Message, question: str, first: str | None = None
 ) -> None:
     """Reply to a typed question (a mention, or a follow-up in an answer thread; ``first`` is
-    the thread's first question). Errors and non-answers are short replies that go away."""
+    the thread's first question) from ``tenant``'s corpus. Errors and non-answers are short
+    replies that go away."""
     try:
-        await _reply_with_answer(bot, message, question, first)
+        await _reply_with_answer(bot, tenant, message, question, first)
     except Exception as exc:
         text = error_text(exc)
         if text is None:
@@ -193,7 +218,7 @@ async def answer_message(
 
 
 async def _reply_with_answer(
-    bot: BriefBot, message: discord.Message, question: str, first: str | None
+    bot: BriefBot, tenant: Tenant, message: discord.Message, question: str, first: str | None
 ) -> None:
     retry_after = bot.ask_limiter.hit(message.author.id)
     if retry_after:
@@ -201,18 +226,19 @@ async def _reply_with_answer(
     public = message.guild is not None
     viewer = viewer_of(message.author, bot.settings, public=public)
     asked = follow_up(first, question) if first else question
-    record = AnswerRecord(asked, asker_id=message.author.id)
-    digest = None if first else await bot.handlers.whats_new(question, viewer=viewer)
+    guild_id = message.guild.id if message.guild is not None else None
+    record = AnswerRecord(asked, asker_id=message.author.id, guild_id=guild_id)
+    digest = None if first else await tenant.handlers.whats_new(question, viewer=viewer)
     if digest is not None and digest.items:
-        msg, view = await compose_digest(bot, digest, record, private=not public)
+        msg, view = await compose_digest(tenant, digest, record, private=not public)
     else:
         async with message.channel.typing():
-            answer = await bot.handlers.ask(asked, viewer=viewer)
+            answer = await tenant.handlers.ask(asked, viewer=viewer)
         if public and not answers_in_public(answer):
             # Nobody else needs a non-answer in the channel: a short note that goes away.
             raise UserFacingError(NO_CONFIDENT_ANSWER)
         heading = follow_up_heading(first, question) if first else None
-        msg, view = await compose_answer(bot, answer, record, private=not public, heading=heading)
+        msg, view = await compose_answer(tenant, answer, record, private=not public, heading=heading)
     await message.reply(
         content=msg.content,
         embeds=msg.embeds,
@@ -229,8 +255,8 @@ async def send_digest(
     if not digest.items and not private:
         await drop_public_placeholder(interaction)
         private = True
-    record = AnswerRecord(question, asker_id=interaction.user.id)
-    msg, view = await compose_digest(app(interaction), digest, record, private=private)
+    record = AnswerRecord(question, asker_id=interaction.user.id, guild_id=interaction.guild_id)
+    msg, view = await compose_digest(tenant_of(interaction), digest, record, private=private)
     await interaction.followup.send(
         content=msg.content, embeds=msg.embeds, view=view, ephemeral=private, allowed_mentions=NO_MENTIONS
     )

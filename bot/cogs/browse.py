@@ -18,7 +18,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import embeds
-from bot.checks import NO_MENTIONS, app, guarded, viewer_for
+from bot.checks import NO_MENTIONS, guarded, tenant_of, viewer_for
 from bot.reader import PageButton, briefing_key, reader_message
 from index.models import BriefingMeta
 from index.whatsnew import newest_first
@@ -49,7 +49,7 @@ async def browse_message(
     interaction: discord.Interaction[Any], page: int
 ) -> tuple[discord.Embed, discord.ui.View]:
     """Page ``page`` of ``/briefings`` for whoever clicked, with its menu and page buttons."""
-    visible = await app(interaction).handlers.briefings(viewer=viewer_for(interaction, public=False))
+    visible = await tenant_of(interaction).handlers.briefings(viewer=viewer_for(interaction, public=False))
     metas = await asyncio.to_thread(newest_first, visible)  # a large corpus is sorted off the loop
     embed, pages = browse_embed(metas, page)
     page = min(max(page, 0), pages - 1)

@@ -19,7 +19,7 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot import embeds
-from bot.checks import NO_MENTIONS, app, guarded, is_moderator, require_moderator, viewer_for
+from bot.checks import NO_MENTIONS, guarded, is_moderator, require_moderator, tenant_of, viewer_for
 from bot.errors import UserFacingError
 from bot.feedback_store import GapRow
 from bot.gaps_report import GapsReport, gather, report_csv, report_lines
@@ -28,6 +28,7 @@ from index.search import EVERYONE, Viewer
 
 if TYPE_CHECKING:
     from bot.client import BriefBot
+    from bot.tenants import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +73,10 @@ class FeedbackCog(commands.Cog):
         self, interaction: discord.Interaction[Any], days: app_commands.Range[int, 1, 365] = 7
     ) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
+        tenant = tenant_of(interaction)
         viewer = viewer_for(interaction, public=False)
-        report = await self._report(days, include_private=True, viewer=viewer)
-        reports = await asyncio.to_thread(self.bot.feedback.wrong_passage_reports, may_see=viewer.may_see)
+        report = await self._report(tenant, days, include_private=True, viewer=viewer)
+        reports = await asyncio.to_thread(tenant.feedback.wrong_passage_reports, may_see=viewer.may_see)
         view = discord.ui.View(timeout=None)
         if reports:
             view.add_item(ReviewButton(len(reports)))
@@ -87,30 +89,37 @@ class FeedbackCog(commands.Cog):
             allowed_mentions=NO_MENTIONS,
         )
 
-    async def _report(self, days: int, *, include_private: bool, viewer: Viewer) -> GapsReport:
-        embedder = self.bot.handlers.service.embedder
+    async def _report(
+        self, tenant: Tenant, days: int, *, include_private: bool, viewer: Viewer
+    ) -> GapsReport:
+        embedder = tenant.service.embedder
         return await asyncio.to_thread(
-            gather, self.bot.feedback, embedder, days, include_private=include_private, may_see=viewer.may_see
+            gather, tenant.feedback, embedder, days, include_private=include_private, may_see=viewer.may_see
         )
 
     async def _weekly_gaps(self) -> None:
-        """Once a week, the last week's gaps to the mod-log (checked hourly; survives restarts)."""
-        try:
-            store = self.bot.feedback
-            last = await asyncio.to_thread(store.get_meta, WEEKLY_KEY)
-            now = store.now()
-            if last is None:  # the first start: the first report comes a week later
-                await asyncio.to_thread(store.set_meta, WEEKLY_KEY, str(now))
-                return
-            if now - float(last) < WEEK:
-                return
-            await asyncio.to_thread(store.purge)
-            report = await self._report(7, include_private=False, viewer=EVERYONE)
-            embed, file = await asyncio.to_thread(gaps_message, report, "Coverage gaps: the last 7 days")
-            await self.bot.modlog(embed=embed, file=file)
+        """Once a week, the last week's gaps of each corpus this process looks after to its
+        mod-log (checked hourly; survives restarts)."""
+        for tenant in self.bot.tenants.here():
+            try:
+                await self._weekly_gaps_of(tenant)
+            except Exception:  # an exception would stop the loop for good
+                log.exception("weekly coverage-gaps report of %s failed", tenant.name)
+
+    async def _weekly_gaps_of(self, tenant: Tenant) -> None:
+        store = tenant.feedback
+        last = await asyncio.to_thread(store.get_meta, WEEKLY_KEY)
+        now = store.now()
+        if last is None:  # the first start: the first report comes a week later
             await asyncio.to_thread(store.set_meta, WEEKLY_KEY, str(now))
-        except Exception:  # an exception would stop the loop for good
-            log.exception("weekly coverage-gaps report failed")
+            return
+        if now - float(last) < WEEK:
+            return
+        await asyncio.to_thread(store.purge)
+        report = await self._report(tenant, 7, include_private=False, viewer=EVERYONE)
+        embed, file = await asyncio.to_thread(gaps_message, report, "Coverage gaps: the last 7 days")
+        await self.bot.modlog(tenant, embed=embed, file=file)
+        await asyncio.to_thread(store.set_meta, WEEKLY_KEY, str(now))
 
 
 # ---------------------------------------------------------------------------- wrong passages
@@ -118,14 +127,14 @@ class FeedbackCog(commands.Cog):
 
 async def _review_message(interaction: discord.Interaction[Any]) -> tuple[str, discord.ui.View]:
     """The oldest unreviewed "wrong passage" report, with the passages to choose from."""
-    bot = app(interaction)
+    tenant = tenant_of(interaction)
     viewer = viewer_for(interaction, public=False)
-    reports = await asyncio.to_thread(bot.feedback.wrong_passage_reports, may_see=viewer.may_see)
+    reports = await asyncio.to_thread(tenant.feedback.wrong_passage_reports, may_see=viewer.may_see)
     view = discord.ui.View(timeout=None)
     if not reports:
         return "No 👎 “wrong passage” reports are waiting.", view
     row: GapRow = reports[0]
-    answer = await bot.handlers.ask(row.question, viewer=viewer, k=CANDIDATES)
+    answer = await tenant.handlers.ask(row.question, viewer=viewer, k=CANDIDATES)
     shown = ", ".join(f"{q.briefing_id} ¶{q.paragraph}" for q in row.shown) or "nothing"
     text = (
         f"👎 “wrong passage” ({len(reports)} waiting). Question: “{row.question}”\n"
@@ -195,26 +204,26 @@ class PickRightPassage(discord.ui.DynamicItem[discord.ui.Select[Any]], template=
         await guarded(interaction, lambda: self._pick(interaction))
 
     async def _pick(self, interaction: discord.Interaction[Any]) -> None:
-        bot = app(interaction)
+        tenant = tenant_of(interaction)
         require_moderator(interaction)
         values = self.item.values
         choice = str(values[0]) if values else self.NONE
         await interaction.response.defer()
-        row = await asyncio.to_thread(bot.feedback.question, self.key)
+        row = await asyncio.to_thread(tenant.feedback.question, self.key)
         if row is None:
             raise UserFacingError("That report is too old and has been deleted.")
         if choice == self.NONE:
-            await asyncio.to_thread(bot.feedback.mark_reviewed, self.key, "dismissed")
+            await asyncio.to_thread(tenant.feedback.mark_reviewed, self.key, "dismissed")
             done = "Dismissed."
         else:
             viewer = viewer_for(interaction, public=False)
-            found = await bot.handlers.context(choice, viewer=viewer, around=0)
+            found = await tenant.handlers.context(choice, viewer=viewer, around=0)
             passage = next((p for p in found if p.passage_id == choice), None)
             if passage is None:
                 raise UserFacingError("That passage has changed since; review the report again.")
-            service = bot.handlers.service
+            service = tenant.service
             added = await asyncio.to_thread(service.add_check, row.question, passage.briefing_id, choice)
-            await asyncio.to_thread(bot.feedback.mark_reviewed, self.key, f"check:{choice}")
+            await asyncio.to_thread(tenant.feedback.mark_reviewed, self.key, f"check:{choice}")
             done = (
                 f"Saved as a check question (right passage: {passage.briefing_id} ¶ {passage.paragraph_label})."
                 if added

@@ -24,7 +24,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import embeds
-from bot.checks import NO_MENTIONS, guarded, is_moderator, member_is_moderator
+from bot.checks import NO_MENTIONS, guarded, is_moderator, member_is_moderator, tenant_of
 from bot.cogs.moderation import showing_progress
 from bot.errors import UserFacingError
 from bot.handlers import UPLOAD_SUFFIXES, check_upload
@@ -33,6 +33,7 @@ from index.parsing import ParsedDocument
 
 if TYPE_CHECKING:
     from bot.client import BriefBot
+    from bot.tenants import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class IntakeCog(commands.Cog):
     def __init__(self, bot: BriefBot) -> None:
         self.bot = bot
         self.menu = app_commands.ContextMenu(name="Add to briefings", callback=self.add_message)
-        self._dirty = False
+        self._dirty: dict[int | None, Tenant] = {}  # corpora to reindex soon, by server
         self._reindexer: asyncio.Task[None] | None = None
 
     async def cog_load(self) -> None:
@@ -74,37 +75,38 @@ class IntakeCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         briefing = await self.briefing_of(message, strict=True)
         data = await asyncio.to_thread(to_eml, briefing)
-        docs = await self._checked(briefing, data)
+        docs = await self._checked(tenant_of(interaction), briefing, data)
         view = ConfirmView(self, interaction.user.id, briefing, data)
         await interaction.followup.send(
             embed=preview_embed(briefing, docs), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
         )
 
-    async def _checked(self, briefing: MessageBriefing, data: bytes) -> list[ParsedDocument]:
-        limit = self.bot.handlers.service.config.build.max_bytes
+    async def _checked(self, tenant: Tenant, briefing: MessageBriefing, data: bytes) -> list[ParsedDocument]:
+        limit = tenant.service.config.build.max_bytes
         if len(data) > limit:
             raise UserFacingError(
                 f"That message and its attachments come to {len(data) / 2**20:.1f} MB; "
                 f"briefing files can be at most {limit / 2**20:.1f} MB."
             )
-        return await self.bot.handlers.extract(briefing.rel_path, data, limit)
+        return await tenant.handlers.extract(briefing.rel_path, data, limit)
 
     async def save(
         self, interaction: discord.Interaction[Any], briefing: MessageBriefing, data: bytes
     ) -> None:
         """Confirmed: write the message's file and reindex, showing progress in the preview."""
         who = f"{interaction.user} via Discord"
-        with self.bot.reindex_gate.hold(who):
+        tenant = tenant_of(interaction)
+        with tenant.gate.hold(who):
             await interaction.response.edit_message(
                 content="Adding…", view=None, allowed_mentions=NO_MENTIONS
             )
-            await self.bot.handlers.put_corpus_file(briefing.rel_path, data)
+            await tenant.handlers.put_corpus_file(briefing.rel_path, data)
             async with showing_progress(interaction) as progress:
-                report = await self.bot.handlers.reindex(progress=progress, who=who)
+                report = await tenant.handlers.reindex(progress=progress, who=who)
         what = f"{interaction.user.mention} added a Discord message as a briefing: {briefing.url}"
         embed = embeds.report_embed(report, who)
         await interaction.edit_original_response(content=what, embed=embed, allowed_mentions=NO_MENTIONS)
-        await self.bot.modlog(what, embed=embed)
+        await self.bot.modlog(tenant, what, embed=embed)
 
     # ------------------------------------------------------------------ reading a message
 
@@ -150,12 +152,14 @@ class IntakeCog(commands.Cog):
     # ------------------------------------------------------------------ briefing channels
 
     def _watched(self, channel_id: int | None, guild_id: int | None) -> bool:
-        """A briefing channel, in a server this bot serves (never a message from elsewhere)."""
+        """A briefing channel, in a server this process serves (never a message from elsewhere)."""
         settings = self.bot.settings
         return (
             channel_id is not None
             and channel_id in settings.briefing_channel_ids
+            and guild_id is not None
             and guild_id in settings.guild_ids
+            and self.bot.plan.owns(guild_id)
         )
 
     async def _counts(self, message: discord.Message) -> bool:
@@ -183,7 +187,8 @@ class IntakeCog(commands.Cog):
     async def on_raw_message_edit(self, payload: discord.RawMessageUpdateEvent) -> None:
         if not self._watched(payload.channel_id, payload.guild_id):
             return
-        kept = await asyncio.to_thread(self._is_kept, payload.channel_id, payload.message_id)
+        tenant = self.bot.tenant(payload.guild_id)
+        kept = await asyncio.to_thread(self._is_kept, tenant, payload.channel_id, payload.message_id)
         # Only its author can edit a message: one that was kept was a moderator's.
         if kept or await self._counts(payload.message):
             await self._store(payload.message)
@@ -191,12 +196,13 @@ class IntakeCog(commands.Cog):
     @commands.Cog.listener()
     async def on_raw_message_delete(self, payload: discord.RawMessageDeleteEvent) -> None:
         if self._watched(payload.channel_id, payload.guild_id):
-            await self._forget(payload.channel_id, [payload.message_id])
+            await self._forget(self.bot.tenant(payload.guild_id), payload.channel_id, [payload.message_id])
 
     @commands.Cog.listener()
     async def on_raw_bulk_message_delete(self, payload: discord.RawBulkMessageDeleteEvent) -> None:
         if self._watched(payload.channel_id, payload.guild_id):
-            await self._forget(payload.channel_id, list(payload.message_ids))
+            tenant = self.bot.tenant(payload.guild_id)
+            await self._forget(tenant, payload.channel_id, list(payload.message_ids))
 
     @commands.Cog.listener()
     async def on_ready(self) -> None:
@@ -204,41 +210,44 @@ class IntakeCog(commands.Cog):
             await self.catch_up()
 
     async def _store(self, message: discord.Message) -> None:
+        """Keep a counted message (of a watched channel, so of a served server) in its server's corpus."""
+        assert message.guild is not None  # _counts checked it
+        tenant = self.bot.tenant(message.guild.id)
         try:
             briefing = await self.briefing_of(message, strict=False)
             if not briefing.has_text and not briefing.attachments:
                 return
             data = await asyncio.to_thread(to_eml, briefing)
-            await self.bot.handlers.put_corpus_file(briefing.rel_path, data)
+            await tenant.handlers.put_corpus_file(briefing.rel_path, data)
         except (discord.HTTPException, UserFacingError, OSError):
             log.warning("could not keep message %s of a briefing channel", message.id, exc_info=True)
             return
-        self.request_reindex()
+        self.request_reindex(tenant)
 
-    async def _forget(self, channel_id: int, message_ids: list[int]) -> None:
-        removed = [
-            await self.bot.handlers.delete_corpus_file(message_path(channel_id, m)) for m in message_ids
-        ]
+    async def _forget(self, tenant: Tenant, channel_id: int, message_ids: list[int]) -> None:
+        removed = [await tenant.handlers.delete_corpus_file(message_path(channel_id, m)) for m in message_ids]
         if any(removed):
-            self.request_reindex()
+            self.request_reindex(tenant)
 
     async def catch_up(self) -> None:
         """What was posted, edited or deleted in the briefing channels while the bot was away
-        (the newest ``CATCH_UP_MESSAGES`` of each channel)."""
-        changed = False
+        (the newest ``CATCH_UP_MESSAGES`` of each channel in a server this process serves)."""
         for channel_id in self.bot.settings.briefing_channel_ids:
             try:
-                changed |= await self._catch_up_channel(channel_id)
+                channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
+                guild = getattr(channel, "guild", None)
+                if guild is None or not self._watched(channel_id, guild.id):
+                    continue  # another process's server, or none this bot serves
+                tenant = self.bot.tenant(guild.id)
+                if await self._catch_up_channel(tenant, channel_id, channel):
+                    self.request_reindex(tenant)
             except (discord.HTTPException, OSError):
                 log.warning("could not catch up with briefing channel %s", channel_id, exc_info=True)
-        if changed:
-            self.request_reindex()
 
-    async def _catch_up_channel(self, channel_id: int) -> bool:
-        channel = self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
+    async def _catch_up_channel(self, tenant: Tenant, channel_id: int, channel: Any) -> bool:
         if not isinstance(channel, discord.abc.Messageable):
             return False
-        known = await asyncio.to_thread(self._known_messages, channel_id)
+        known = await asyncio.to_thread(self._known_messages, tenant, channel_id)
         seen: set[int] = set()
         changed = False
         oldest: int | None = None
@@ -255,45 +264,46 @@ class IntakeCog(commands.Cog):
             if not briefing.has_text and not briefing.attachments:
                 continue
             data = await asyncio.to_thread(to_eml, briefing)
-            if await asyncio.to_thread(self._differs, briefing.rel_path, data):
-                await self.bot.handlers.put_corpus_file(briefing.rel_path, data)
+            if await asyncio.to_thread(self._differs, tenant, briefing.rel_path, data):
+                await tenant.handlers.put_corpus_file(briefing.rel_path, data)
                 changed = True
         # Kept messages in the span just read that are no longer there were deleted.
         reach = 0 if count < CATCH_UP_MESSAGES else (oldest or 0)
         gone = [m for m in known if m >= reach and m not in seen]
         for m in gone:
-            changed |= await self.bot.handlers.delete_corpus_file(message_path(channel_id, m))
+            changed |= await tenant.handlers.delete_corpus_file(message_path(channel_id, m))
         return changed
 
-    def _known_messages(self, channel_id: int) -> set[int]:
-        folder = self.bot.handlers.service.config.corpus_dir / FOLDER / str(channel_id)
+    def _known_messages(self, tenant: Tenant, channel_id: int) -> set[int]:
+        folder = tenant.service.config.corpus_dir / FOLDER / str(channel_id)
         if not folder.is_dir():
             return set()
         return {int(p.stem) for p in folder.glob("*.eml") if p.stem.isdigit()}
 
-    def _is_kept(self, channel_id: int, message_id: int) -> bool:
-        return (self.bot.handlers.service.config.corpus_dir / message_path(channel_id, message_id)).is_file()
+    def _is_kept(self, tenant: Tenant, channel_id: int, message_id: int) -> bool:
+        return (tenant.service.config.corpus_dir / message_path(channel_id, message_id)).is_file()
 
-    def _differs(self, rel_path: str, data: bytes) -> bool:
-        path = self.bot.handlers.service.config.corpus_dir / rel_path
+    def _differs(self, tenant: Tenant, rel_path: str, data: bytes) -> bool:
+        path = tenant.service.config.corpus_dir / rel_path
         try:
             return path.read_bytes() != data
         except OSError:
             return True
 
-    def request_reindex(self) -> None:
-        """Reindex soon; several changes in a row share one reindex."""
-        self._dirty = True
+    def request_reindex(self, tenant: Tenant) -> None:
+        """Reindex ``tenant``'s corpus soon; several changes in a row share one reindex."""
+        self._dirty[tenant.guild_id] = tenant
         if self._reindexer is None or self._reindexer.done():
             self._reindexer = asyncio.create_task(self._reindex_when_free(), name="briefbot-channel-reindex")
 
     async def _reindex_when_free(self) -> None:
         while self._dirty:
-            self._dirty = False
+            key, tenant = next(iter(self._dirty.items()))
+            del self._dirty[key]
             try:
-                await self.bot.background_reindex("briefing channel")
-            except UserFacingError:  # another reindex is running: try again shortly
-                self._dirty = True
+                await self.bot.background_reindex(tenant, "briefing channel")
+            except UserFacingError:  # another reindex of that corpus is running: try again shortly
+                self._dirty.setdefault(key, tenant)
                 await asyncio.sleep(RETRY_SECONDS)
 
 

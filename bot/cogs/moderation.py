@@ -31,6 +31,7 @@ from bot.checks import (
     member_is_moderator,
     refuse_out_of_scope,
     require_moderator,
+    tenant_of,
 )
 from bot.discord_status import discord_lines
 from bot.errors import UserFacingError
@@ -43,6 +44,7 @@ from index.service import KeptVersion
 
 if TYPE_CHECKING:
     from bot.client import BriefBot
+    from bot.tenants import Tenant
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +146,7 @@ class ModerationCog(commands.Cog):
     ) -> None:
         if mode == "rollback":  # offer the kept versions rather than guess which one
             await interaction.response.defer(ephemeral=True, thinking=True)
-            content, view = await rollback_picker(self.bot)
+            content, view = await rollback_picker(tenant_of(interaction))
             await interaction.followup.send(content, view=view, ephemeral=True, allowed_mentions=NO_MENTIONS)
             return
         await self.run_reindex(interaction, mode)
@@ -156,10 +158,11 @@ class ModerationCog(commands.Cog):
         ``confirmed_loss`` is the moderator's confirmation that that many briefings may go (no more:
         if more would go by now, it is refused again)."""
         who = _who(interaction)
-        with self.bot.reindex_gate.hold(who):
+        tenant = tenant_of(interaction)
+        with tenant.gate.hold(who):
             await interaction.response.defer(ephemeral=True, thinking=True)
             async with showing_progress(interaction) as progress:
-                report = await self.bot.handlers.reindex(
+                report = await tenant.handlers.reindex(
                     progress=progress, who=who, full=mode == "full", confirmed_loss=confirmed_loss
                 )
         await finish(self.bot, interaction, report, who, None, mode=mode)
@@ -172,8 +175,11 @@ class ModerationCog(commands.Cog):
     @is_moderator()
     async def status(self, interaction: discord.Interaction[Any]) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        status = await self.bot.handlers.status()
-        discord_side = embeds.lines_embed("On Discord", await discord_lines(self.bot, interaction.guild))
+        tenant = tenant_of(interaction)
+        status = await tenant.handlers.status()
+        discord_side = embeds.lines_embed(
+            "On Discord", await discord_lines(self.bot, tenant, interaction.guild)
+        )
         await interaction.followup.send(
             embeds=[embeds.status_embed(status), discord_side], ephemeral=True, allowed_mentions=NO_MENTIONS
         )
@@ -189,11 +195,12 @@ class ModerationCog(commands.Cog):
         limit = self.bot.settings.max_upload_kb * 1024
         name = check_upload(file.filename, file.size, limit, file.content_type)  # before downloading
         who = _who(interaction)
-        with self.bot.reindex_gate.hold(who):
+        tenant = tenant_of(interaction)
+        with tenant.gate.hold(who):
             await interaction.response.defer(ephemeral=True, thinking=True)
             data = await file.read()
             async with showing_progress(interaction) as progress:
-                report = await self.bot.handlers.add_briefing(
+                report = await tenant.handlers.add_briefing(
                     name, data, who, replace=replace, max_bytes=limit, progress=progress
                 )
         verb = "replaced" if replace else "added"
@@ -205,7 +212,8 @@ class ModerationCog(commands.Cog):
     @app_commands.describe(briefing="The briefing to remove")
     @is_moderator()
     async def remove(self, interaction: discord.Interaction[Any], briefing: str) -> None:
-        meta = next((m for m in await self.bot.handlers.briefings() if m.briefing_id == briefing), None)
+        handlers = tenant_of(interaction).handlers
+        meta = next((m for m in await handlers.briefings() if m.briefing_id == briefing), None)
         if meta is None:
             raise UserFacingError(
                 f"No briefing called “{briefing[:80]}”. Pick one from the list as you type."
@@ -227,10 +235,11 @@ class ModerationCog(commands.Cog):
     @is_moderator()
     async def restore(self, interaction: discord.Interaction[Any], removed: str) -> None:
         who = _who(interaction)
-        with self.bot.reindex_gate.hold(who):
+        tenant = tenant_of(interaction)
+        with tenant.gate.hold(who):
             await interaction.response.defer(ephemeral=True, thinking=True)
             async with showing_progress(interaction) as progress:
-                entry, report = await self.bot.handlers.restore_briefing(removed, who, progress=progress)
+                entry, report = await tenant.handlers.restore_briefing(removed, who, progress=progress)
         what = f"{interaction.user.mention} restored {embeds.escape(entry.path)}."
         await finish(self.bot, interaction, report, who, what)
 
@@ -243,7 +252,7 @@ class ModerationCog(commands.Cog):
             return []
         typed = current.casefold().strip()
         out: list[app_commands.Choice[str]] = []
-        for e in await self.bot.handlers.trashed():
+        for e in await tenant_of(interaction).handlers.trashed():
             if typed and typed not in e.path.casefold() and typed not in e.title.casefold():
                 continue
             name = f"{e.title} ({e.path}, removed {e.removed_label})"
@@ -261,7 +270,7 @@ class ModerationCog(commands.Cog):
         # Autocomplete runs none of the command's checks: only a moderator may see the list.
         if interaction.guild is None or not member_is_moderator(interaction.user, self.bot.settings):
             return []
-        return await briefing_options(self.bot.handlers, EVERYTHING, current)
+        return await briefing_options(tenant_of(interaction).handlers, EVERYTHING, current)
 
     @briefing.command(name="list", description="List the indexed briefings")
     @is_moderator()
@@ -302,13 +311,13 @@ async def finish(
         log.warning("could not edit the reply of %s (%s): telling them in the channel", who, exc)
         await _tell_in_channel(bot, interaction, report)
     if report.changed or report.rolled_back or report.skipped or report.refused:
-        await bot.modlog(content or None, embed=embed)
+        await bot.modlog(tenant_of(interaction), content or None, embed=embed)
 
 
 async def _tell_in_channel(
     bot: BriefBot, interaction: discord.Interaction[Any], report: ReindexReport
 ) -> None:
-    where = "`/status` and the mod-log" if bot.settings.modlog_channel_id else "`/status`"
+    where = "`/status` and the mod-log" if bot.settings.modlog_channels else "`/status`"
     outcome = "was not published" if report.refused else "has finished"
     text = f"{interaction.user.mention}: the reindex you started {outcome}; its report is in {where}."
     channel = interaction.channel
@@ -351,25 +360,26 @@ class RemoveButton(_Button, template=r"bb:rm:(?P<bkey>[0-9a-f]{16}):(?P<yes>[yn]
                 content="Kept: nothing was removed.", view=None, allowed_mentions=NO_MENTIONS
             )
             return
+        tenant = tenant_of(interaction)
         meta = next(
-            (m for m in await bot.handlers.briefings() if briefing_key(m.briefing_id) == self.bkey), None
+            (m for m in await tenant.handlers.briefings() if briefing_key(m.briefing_id) == self.bkey), None
         )
         if meta is None:
             raise UserFacingError("That briefing is not indexed any more (removed already?).")
         who = _who(interaction)
-        with bot.reindex_gate.hold(who):
+        with tenant.gate.hold(who):
             await interaction.response.edit_message(
                 content=f"Removing {embeds.escape(meta.path)}…", view=None, allowed_mentions=NO_MENTIONS
             )
             async with showing_progress(interaction) as progress:
-                report = await bot.handlers.remove_briefing(meta.briefing_id, who, progress=progress)
+                report = await tenant.handlers.remove_briefing(meta.briefing_id, who, progress=progress)
         what = f"{interaction.user.mention} removed {embeds.clip(meta.path, 200)} (kept in the trash)."
         await finish(bot, interaction, report, who, what)
 
 
-async def rollback_picker(bot: BriefBot) -> tuple[str, discord.ui.View]:
+async def rollback_picker(tenant: Tenant) -> tuple[str, discord.ui.View]:
     """The kept index versions to roll back to, newest first, with their dates and sizes."""
-    versions = await asyncio.to_thread(bot.handlers.service.kept_versions)
+    versions = await asyncio.to_thread(tenant.service.kept_versions)
     live = next((k.version for k in versions if k.live), None)
     kept = [k for k in versions if not k.live]
     view = discord.ui.View(timeout=None)
@@ -422,11 +432,12 @@ class RollbackSelect(discord.ui.DynamicItem[discord.ui.Select[Any]], template=r"
         require_moderator(interaction)
         version = self.item.values[0] if self.item.values else ""
         who = _who(interaction)
-        with bot.reindex_gate.hold(who):
+        tenant = tenant_of(interaction)
+        with tenant.gate.hold(who):
             await interaction.response.edit_message(
                 content="Rolling back…", view=None, allowed_mentions=NO_MENTIONS
             )
-            report = await bot.handlers.reindex(who=who, rollback=True, to=version)
+            report = await tenant.handlers.reindex(who=who, rollback=True, to=version)
         await finish(bot, interaction, report, who, None)
 
 
