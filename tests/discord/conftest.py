@@ -9,7 +9,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import discord
 import pytest
 import simcord
 
@@ -18,7 +17,7 @@ from bot.handlers import Handlers
 from bot.settings import Settings
 from index.service import BriefingService
 from tests.conftest import SAMPLE_CORPUS, make_service
-from tests.discord.helpers import World
+from tests.discord.helpers import World, populate
 from tests.fakes import FakeEmbedder
 
 GUILD_ID = 1_111_111_111_111_111_111  # the team's server: the one in DISCORD_GUILD_IDS
@@ -66,18 +65,4 @@ def simcord_bot(bot_settings: Settings, handlers: Handlers) -> BriefBot:
 
 @pytest.fixture
 def world(simcord_env: simcord.Env) -> World:
-    guild = simcord_env.create_guild("Newsroom", id=GUILD_ID)
-    channel = guild.create_text_channel("general")
-    mods = guild.create_role("Editors-in-chief", permissions=discord.Permissions(manage_guild=True))
-    hidden, shown = (
-        discord.PermissionOverwrite(view_channel=False),
-        discord.PermissionOverwrite(view_channel=True),
-    )
-    me = guild.me
-    assert me is not None
-    modlog = guild.create_text_channel(
-        "mod-log", overwrites={guild.default_role: hidden, mods: shown, me: shown}
-    )
-    alice = guild.add_member(simcord_env.create_user("alice"))
-    mod = guild.add_member(simcord_env.create_user("mo"), roles=[mods])
-    return World(simcord_env, guild, channel, modlog, alice, mod)
+    return populate(simcord_env, GUILD_ID, "Newsroom")

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import discord
 import simcord
 
 from bot.client import BriefBot
@@ -25,6 +26,26 @@ class World:
     modlog: simcord.ChannelHandle
     alice: simcord.MemberActor  # an ordinary member
     mod: simcord.MemberActor  # has Manage Server
+
+
+def populate(env: simcord.Env, guild_id: int, name: str, *, suffix: str = "") -> World:
+    """A server as the tests need it (after the bot started, so it can be given access): a public
+    channel, a mod-log only moderators (and the bot) read, a member and a moderator."""
+    guild = env.create_guild(name, id=guild_id)
+    channel = guild.create_text_channel("general")
+    mods = guild.create_role("Editors-in-chief", permissions=discord.Permissions(manage_guild=True))
+    hidden, shown = (
+        discord.PermissionOverwrite(view_channel=False),
+        discord.PermissionOverwrite(view_channel=True),
+    )
+    me = guild.me
+    assert me is not None
+    modlog = guild.create_text_channel(
+        "mod-log", overwrites={guild.default_role: hidden, mods: shown, me: shown}
+    )
+    alice = guild.add_member(env.create_user("alice" + suffix))
+    mod = guild.add_member(env.create_user("mo" + suffix), roles=[mods])
+    return World(env, guild, channel, modlog, alice, mod)
 
 
 def fresh_bot(settings: Settings, service: BriefingService) -> BriefBot:
