@@ -398,6 +398,21 @@ async def test_a_mention_is_answered_from_the_servers_own_briefings(servers: Ser
     assert "Stage 2" in _text(reply) and "Stage 3" not in _text(reply)
 
 
+@pytest.mark.bot_settings(thread_channels=[1])
+async def test_a_follow_up_in_an_answer_thread_is_answered_from_the_servers_own_briefings(
+    servers: Servers,
+) -> None:
+    servers.bot.settings.thread_channels = [servers.b.channel.id]
+    await servers.b.alice.slash(servers.b.channel, "ask", question=WILDFIRE)
+    (thread,) = servers.b.channel.threads
+
+    await servers.b.alice.send(thread, "When was the evacuation order lifted for Farrow residents?")
+
+    reply = thread.last_message
+    assert reply is not None and f"Follow-up to: {WILDFIRE}" in _text(reply)
+    assert "10 February" in _text(reply) and not _titles_in(_text(reply), servers.a_titles)
+
+
 @pytest.mark.bot_settings(briefing_channel_ids=[1])
 async def test_a_briefing_channel_post_joins_its_servers_corpus_only(servers: Servers) -> None:
     servers.bot.settings.briefing_channel_ids = [servers.b.channel.id]
