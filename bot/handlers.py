@@ -385,7 +385,8 @@ class Handlers:
             return await asyncio.to_thread(fn, *args, **kwargs)
         except NoIndexError as exc:
             raise UserFacingError(
-                "The briefings are not indexed yet. A moderator can build the index with `/reindex`."
+                "The briefings are not indexed yet. A moderator can add one with `/briefing add`, "
+                "or build the index from the corpus folder with `/reindex`."
             ) from exc
         except ModelNotFoundError as exc:
             raise UserFacingError(f"The embedding model is not available: {exc}") from exc

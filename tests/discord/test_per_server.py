@@ -497,3 +497,24 @@ async def test_with_a_shared_corpus_an_answer_given_in_one_server_is_refused_in_
     result = await alice_b.click(in_b.response, label="More passages")
 
     assert _everything(result) == ANOTHER_SERVER
+
+
+async def test_a_new_server_starts_with_an_empty_corpus_and_says_how_to_fill_it(
+    per_server_settings: Settings, folders: None, fake_embedder: FakeEmbedder
+) -> None:
+    new = 1_444_444_444_444_444_444
+    per_server_settings.discord_guild_ids = [A, B, new]
+    env = simcord.Env(BriefBot(per_server_settings, _tenants(per_server_settings, fake_embedder)))
+    bot = env.bot
+    assert isinstance(bot, BriefBot)
+    await bot.prepare()
+    await env.start()
+    try:
+        server = populate(env, new, "Newcomers")
+
+        result = await server.alice.slash(server.channel, "ask", question=STAGE)
+
+        assert per_server_settings.paths(new).corpus_dir.is_dir()
+        assert "`/briefing add`" in _everything(result) and "Stage" not in _everything(result)
+    finally:
+        await env.shutdown()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import discord
 import pytest
 import simcord
 
@@ -15,6 +16,7 @@ from bot.client import ShardedBriefBot, make_bot
 from bot.handlers import Handlers
 from bot.settings import Settings
 from index.service import BriefingService
+from tests.discord.helpers import reply_of, shown_text
 
 ON_1_OF_2, ON_0_OF_2 = 1_111_111_111_111_111_111, 1_333_333_333_333_333_333
 NEW_BRIEFING = """---
@@ -110,3 +112,16 @@ async def test_the_process_holding_shard_0_runs_the_shared_corpuss_schedule(
     await env.advance_time(5 * 60 + 1)
 
     assert any(m.title == "Port of Saltmere reopens berth 4" for m in service.briefings())
+
+
+async def test_status_says_which_shards_the_process_serves(process: Process) -> None:
+    env = await process([1])
+    newsroom = env.guild  # on shard 1
+    editors = newsroom.create_role("Editors", permissions=discord.Permissions(manage_guild=True))
+    mo = newsroom.add_member(env.create_user("mo"), roles=[editors])
+
+    result = await mo.slash(newsroom.create_text_channel("ops"), "status")
+
+    on_discord = shown_text(reply_of(result).embeds[1].description or "")
+    assert "Process: shard 1 of 2 (BRIEFBOT_SHARD_IDS)" in on_discord
+    assert "the global ones are registered by the process holding shard 0" in on_discord
