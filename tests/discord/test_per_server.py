@@ -518,3 +518,14 @@ async def test_a_new_server_starts_with_an_empty_corpus_and_says_how_to_fill_it(
         assert "`/briefing add`" in _everything(result) and "Stage" not in _everything(result)
     finally:
         await env.shutdown()
+
+
+@pytest.mark.bot_settings(allow_dms=True, mention_replies=True)
+async def test_a_mention_in_a_direct_message_is_told_there_is_no_corpus_there(servers: Servers) -> None:
+    me = servers.bot.user
+    assert me is not None
+
+    await servers.a.alice.send_dm(f"<@{me.id}> {STAGE}")
+
+    reply = servers.a.alice.user.dm_channel.last_message  # type: ignore[attr-defined]
+    assert reply is not None and reply.author.id == me.id and reply.content == NO_CORPUS_IN_DMS
