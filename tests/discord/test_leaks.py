@@ -4,11 +4,7 @@ and the smaller faults of the hostile trial, through the real command tree on si
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +19,7 @@ from bot.errors import UserFacingError
 from index import build
 from index.service import BriefingService
 from tests.discord.helpers import World, shown_text
+from tests.heartbeat import heartbeat
 
 IRAN = "What did Iran supply to Russia?"
 RANSOMWARE = "Which group claimed the ransomware attack on the Meridale Health Network?"
@@ -173,26 +170,6 @@ async def test_an_unreadable_audience_keeps_the_briefing_out_of_every_answer_but
 # ---------------------------------------------------------------------------- freezes
 
 
-@contextmanager
-def _heartbeat() -> Iterator[list[float]]:
-    """Gaps between ticks of a 5 ms timer on the event loop: a blocked loop shows a long gap."""
-    gaps: list[float] = []
-
-    async def beat() -> None:
-        last = time.perf_counter()
-        while True:
-            await asyncio.sleep(0.005)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    task = asyncio.ensure_future(beat())
-    try:
-        yield gaps
-    finally:
-        task.cancel()
-
-
 def _long_paragraph(chars: int) -> str:
     sentences: list[str] = []
     n = 0
@@ -221,7 +198,7 @@ async def test_a_huge_passage_is_answered_and_shown_in_full_without_stalling_the
     world: World, huge_service: BriefingService
 ) -> None:
     question = "How many boxes did the harbour crane move on the pier according to the crane log?"
-    with _heartbeat() as gaps:
+    with heartbeat() as gaps:
         result = await world.alice.slash(world.channel, "ask", question=question, private=True)
         message = _reply(result)
         labels = [c.get("label", "") for row in message.components for c in row.get("components", [])]

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ import pytest
 
 from tests.discord.helpers import World, slash_together
 from tests.fakes import FakeEmbedder
+from tests.heartbeat import heartbeat
 
 IRAN = "What did Iran supply to Russia?"
 
@@ -37,26 +37,6 @@ async def _first_request_delay(world: World, action: Awaitable[Any], path_end: s
         first = total
     assert first is not None, "the interaction was never acknowledged"
     return first, total
-
-
-@contextmanager
-def _heartbeat() -> Iterator[list[float]]:
-    """Record the gaps between ticks of a 5 ms timer: a blocked event loop makes a long gap."""
-    gaps: list[float] = []
-
-    async def beat() -> None:
-        last = time.perf_counter()
-        while True:
-            await asyncio.sleep(0.005)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    task = asyncio.ensure_future(beat())
-    try:
-        yield gaps
-    finally:
-        task.cancel()
 
 
 def _slow_bulk(embedder: FakeEmbedder, seconds: float, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,7 +80,7 @@ async def test_button_is_acknowledged_within_a_second_even_with_a_slow_model(
 async def test_event_loop_never_stalls_during_ask_and_reindex(
     world: World, fake_embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with _heartbeat() as gaps:
+    with heartbeat() as gaps:
         fake_embedder.delay = 0.3
         await world.alice.slash(world.channel, "ask", question=IRAN)
         fake_embedder.delay = 0.0

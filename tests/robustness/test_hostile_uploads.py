@@ -12,6 +12,7 @@ from bot.errors import UserFacingError
 from bot.handlers import Handlers
 from index.formats.sandbox import ExtractionSandbox
 from index.service import BriefingService
+from tests.heartbeat import heartbeat
 from tests.robustness.test_hostile_files import ALIAS_BOMB, BODY
 
 GOOD = b"---\ntitle: Pier repairs\ndate: 2025-02-01\n---\n\nThe pier repairs start on Monday and last two weeks.\n"
@@ -96,21 +97,8 @@ async def test_an_upload_is_parsed_off_the_event_loop(
         return parse(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ExtractionSandbox, "parse", slow_parse)
-    gaps: list[float] = []
-
-    async def beat() -> None:
-        last = time.perf_counter()
-        while True:
-            await asyncio.sleep(0.01)
-            now = time.perf_counter()
-            gaps.append(now - last)
-            last = now
-
-    ticker = asyncio.ensure_future(beat())
-    await asyncio.sleep(0.05)  # the ticker runs before the upload starts
-    try:
+    with heartbeat(0.01) as gaps:
+        await asyncio.sleep(0.05)  # the ticker runs before the upload starts
         await Handlers(small_service).add_briefing("2025-02-01-pier.md", GOOD, "test")
-    finally:
-        ticker.cancel()
 
     assert gaps and max(gaps) < 0.3
