@@ -536,7 +536,10 @@ def _embed(
             if p.sentences:
                 jobs.append((i, len(sentence_texts), len(p.sentences)))
                 sentence_texts.extend(p.text[a:b] for a, b in p.sentences)
-    total = len(need) + len(sentence_texts)
+    # A sentence repeated across a corpus ("Yes, sir.", "(Laughter.)", a standing disclaimer)
+    # is encoded once: about a quarter of a transcript archive's sentences are repeats.
+    unique = list(dict.fromkeys(sentence_texts))
+    total = len(need) + len(unique)
     done = 0
     progress(0, total)
 
@@ -548,7 +551,9 @@ def _embed(
     if need:
         vecs[need] = embedder.encode([texts[i] for i in need], batch_size=opts.batch_size, progress=advance)
     if sentence_texts:
-        sv = embedder.encode(sentence_texts, batch_size=opts.batch_size, progress=advance)
+        encoded = embedder.encode(unique, batch_size=opts.batch_size, progress=advance)
+        row = {text: k for k, text in enumerate(unique)}
+        sv = encoded[[row[text] for text in sentence_texts]]
         for i, first, count in jobs:
             sent_vecs[i] = sv[first : first + count]
     return hashes, vecs, sent_vecs, len(need)

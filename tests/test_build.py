@@ -141,3 +141,18 @@ def test_a_corrupt_live_version_falls_back_to_the_previous_one(
     st = fresh.status()
     assert st.version == first
     assert any("checksum" in p for p in st.problems)
+
+
+def test_a_sentence_repeated_across_briefings_is_encoded_once(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for day in (1, 2):
+        (corpus / f"2024-05-0{day}-pier-{day}.md").write_text(
+            f"# Pier report {day}\n\nThe pier reopened on day {day} after repairs. Thank you all.\n",
+            encoding="utf-8",
+        )
+    emb = FakeEmbedder()
+    svc = make_service(corpus, tmp_path / "ix", emb)
+    svc.reindex()
+    # two passages, two distinct first sentences, one shared "Thank you all."
+    assert emb.encoded == 2 + 3
