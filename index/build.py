@@ -147,6 +147,20 @@ class _Guard:
         return self.confirmed_loss is not None and lost <= self.confirmed_loss
 
 
+class _Laps:
+    """Seconds per build phase, into ``report.phases``: ``lap(name)`` ends phase ``name``,
+    which began where the previous lap ended."""
+
+    def __init__(self, report: ReindexReport) -> None:
+        self.seconds = report.phases
+        self._last = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + now - self._last, 4)
+        self._last = now
+
+
 def _reindex_locked(
     corpus_dir: Path,
     layout: IndexLayout,
@@ -167,6 +181,7 @@ def _reindex_locked(
     base_dir: Path | None = layout.version_dir(base_version) if base_version else None
     base_manifest: Manifest | None = None
     report = ReindexReport(version=None, previous_version=base_version)
+    lap = _Laps(report)
     damaged_current = layout.current_problem()
     if damaged_current:
         report.warnings.append(f"{damaged_current}; repaired")
@@ -179,6 +194,7 @@ def _reindex_locked(
         except ManifestError as exc:
             report.warnings.append(f"live version unusable, rebuilding from scratch: {exc}")
             base_manifest, base_dir = None, None
+    lap("verify")
     if base_manifest is None:
         report.full_rebuild, report.rebuild_reason = True, "no usable index yet"
     elif full:
@@ -230,6 +246,7 @@ def _reindex_locked(
             tick("scan", i + 1, len(files))
         # Files in a subfolder that cannot be listed now are unreadable, not removed.
         unreadable.update(rel for rel in indexed_paths if scan.under_unreadable(rel))
+        lap("scan")
 
         rebuild = report.full_rebuild
         to_parse = [s for s in scanned.values() if rebuild or indexed_paths.get(s.rel) != {s.sha256}]
@@ -287,6 +304,7 @@ def _reindex_locked(
                     parsed.append((doc, passages))
                 tick("parse", i + 1, len(to_parse))
         memo.save()
+        lap("parse")
 
         new_ids = {doc.meta.briefing_id for doc, _ in parsed}
         for doc, _ in parsed:
@@ -355,6 +373,7 @@ def _reindex_locked(
         staging = layout.staging_dir(version)
         try:
             store, vectors = _start_version(staging, base_dir if not rebuild else None, embedder.dim)
+            lap("copy")
             # A full rebuild someone asked for re-embeds everything (that is what it is for:
             # a suspect vector file, a changed model package under the same name).
             reuse_store = (
@@ -367,6 +386,7 @@ def _reindex_locked(
                 if reuse_store is not None and base_dir
                 else None
             )
+            lap("load")
             if not rebuild:
                 # One delete for all of them: FAISS rewrites its arrays on every remove call.
                 gone = [
@@ -380,6 +400,7 @@ def _reindex_locked(
             elif carry and base_dir is not None:
                 vids = store.copy_briefings(base_dir / STORE_FILE, carry)
                 vectors.add(vids, FaissVectorStore.load(base_dir / VECTORS_FILE).get(vids))
+            lap("delete")
 
             flat = [(doc.meta, passage) for doc, passages in parsed for passage in passages]
             hashes, all_vecs, sent_vecs, embedded = _embed(
@@ -391,6 +412,7 @@ def _reindex_locked(
                 lambda done, total: tick("embed", done, total),
             )
             report.passages_embedded = embedded
+            lap("embed")
 
             tick("write", 0, 1)
             now = utc_now()
@@ -420,8 +442,10 @@ def _reindex_locked(
             report.formats = _format_counts(files, report.skipped, store)
             store.commit()
             store.close()
+            lap("write")
             vectors = vectors.sized(opts.exact_limit)
             vectors.save(staging / VECTORS_FILE)
+            lap("vectors")
             report.version = version
             report.briefings_total, report.passages_total = b_count, p_count
             report.seconds = time.perf_counter() - t0
@@ -441,12 +465,15 @@ def _reindex_locked(
                 parent=base_version if base_manifest is not None else None,
             )
             seal(staging, manifest, [VECTORS_FILE, STORE_FILE, REPORT_FILE])
+            lap("seal")
             layout.publish(staging, version)
+            lap("publish")
             tick("write", 1, 1)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         layout.cleanup(opts.keep_versions)
+        lap("cleanup")
         return report
     finally:
         if base_store is not None:
