@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import json
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from index.formats.memo import UnreadableMemo
 from index.formats.sandbox import ExtractionSandbox, ExtractLimits
 from index.manifest import Manifest, ManifestError, read_manifest, seal, verify, write_json_atomic
 from index.models import BriefingMeta, Passage, ReindexReport, Skipped
+from index.packs import MAX_GARBAGE, MAX_PACKS, PACK_SUFFIX, PACKS_DIR, pack_rows
 from index.parsing import (
     DEFAULT_MAX_BYTES,
     PARSER_VERSION,
@@ -37,10 +37,9 @@ from index.parsing import (
     briefing_id_for,
 )
 from index.store import ADDED_KEY, Store
-from index.vectors import EXACT_LIMIT, FaissVectorStore
+from index.vectors import EXACT_LIMIT, VersionVectors, link_or_copy
 from index.versions import IndexLayout, utc_now
 
-VECTORS_FILE = "vectors.faiss"
 STORE_FILE = "store.sqlite3"
 REPORT_FILE = "report.json"
 
@@ -372,7 +371,7 @@ def _reindex_locked(
         version = layout.new_version_id()
         staging = layout.staging_dir(version)
         try:
-            store, vectors = _start_version(staging, base_dir if not rebuild else None, embedder.dim)
+            store, vectors = _start_version(staging, base_dir if not rebuild else None, embedder.dim, version)
             lap("copy")
             # A full rebuild someone asked for re-embeds everything (that is what it is for:
             # a suspect vector file, a changed model package under the same name).
@@ -382,9 +381,7 @@ def _reindex_locked(
                 else None
             )
             reuse_vectors = (
-                FaissVectorStore.load(base_dir / VECTORS_FILE)
-                if reuse_store is not None and base_dir
-                else None
+                VersionVectors(embedder.dim, base_dir) if reuse_store is not None and base_dir else None
             )
             lap("load")
             if not rebuild:
@@ -399,7 +396,7 @@ def _reindex_locked(
                 report.passages_removed += len(vids)
             elif carry and base_dir is not None:
                 vids = store.copy_briefings(base_dir / STORE_FILE, carry)
-                vectors.add(vids, FaissVectorStore.load(base_dir / VECTORS_FILE).get(vids))
+                vectors.add(vids, VersionVectors(embedder.dim, base_dir).get(vids))
             lap("delete")
 
             flat = [(doc.meta, passage) for doc, passages in parsed for passage in passages]
@@ -441,10 +438,11 @@ def _reindex_locked(
             store.set_info("version", version)
             report.formats = _format_counts(files, report.skipped, store)
             store.commit()
-            store.close()
             lap("write")
-            vectors = vectors.sized(opts.exact_limit)
-            vectors.save(staging / VECTORS_FILE)
+            pack_files = _finish_packs(store, staging, base_dir, version)
+            store.close()
+            lap("packs")
+            vector_files, _ = vectors.save(staging, opts.exact_limit)
             lap("vectors")
             report.version = version
             report.briefings_total, report.passages_total = b_count, p_count
@@ -464,7 +462,10 @@ def _reindex_locked(
                 build_seconds=round(report.seconds, 3),
                 parent=base_version if base_manifest is not None else None,
             )
-            seal(staging, manifest, [VECTORS_FILE, STORE_FILE, REPORT_FILE])
+            # Files linked from the base version keep the checksums it verified.
+            seal(
+                staging, manifest, [*vector_files, STORE_FILE, REPORT_FILE, *pack_files], linked_from=base_dir
+            )
             lap("seal")
             layout.publish(staging, version)
             lap("publish")
@@ -530,7 +531,7 @@ def _embed(
     embedder: Embedder,
     opts: BuildOptions,
     reuse_store: Store | None,
-    reuse_vectors: FaissVectorStore | None,
+    reuse_vectors: VersionVectors | None,
     progress: Callable[[int, int], None],
 ) -> tuple[list[str], np.ndarray, list[np.ndarray | None], int]:
     """Vectors for new passages (and their sentences), reusing those of the previous version
@@ -581,19 +582,54 @@ def _embed(
     return hashes, vecs, sent_vecs, len(need)
 
 
-def _start_version(staging: Path, base_dir: Path | None, dim: int) -> tuple[Store, FaissVectorStore]:
-    """A writable store and vector set for a new version: a copy of the base, or empty."""
+def _start_version(
+    staging: Path, base_dir: Path | None, dim: int, version: str
+) -> tuple[Store, VersionVectors]:
+    """A writable store and vector set for a new version: a copy of the base, or empty.
+
+    Only the SQLite store is copied (a sealed store is never written, so a byte copy is
+    consistent); vectors and sentence-vector packs are linked from the base when sealed."""
     path = staging / STORE_FILE
     if base_dir is not None:
-        src = sqlite3.connect(f"file:{base_dir / STORE_FILE}?mode=ro", uri=True)
-        dst = sqlite3.connect(path)
-        try:
-            src.backup(dst)
-        finally:
-            src.close()
-            dst.close()
-        return Store(path), FaissVectorStore.load(base_dir / VECTORS_FILE)
-    return Store(path), FaissVectorStore(dim)
+        shutil.copyfile(base_dir / STORE_FILE, path)
+    store = Store(path, dim=dim)
+    store.write_packs(version + PACK_SUFFIX)
+    return store, VersionVectors(dim, base_dir)
+
+
+def _finish_packs(store: Store, staging: Path, base_dir: Path | None, version: str) -> list[str]:
+    """Close this version's pack, link the base's packs its passages still use, merge or rewrite
+    packs when there are too many or they are mostly garbage; returns the pack files to seal."""
+    store.close_pack()
+    packs = staging / PACKS_DIR
+    packs.mkdir(exist_ok=True)
+    used = store.pack_rows()
+    for name in used:
+        if not (packs / name).exists():
+            if base_dir is None or not (base_dir / PACKS_DIR / name).is_file():
+                raise RuntimeError(f"sentence vectors of this index refer to a missing pack {name}")
+            link_or_copy(base_dir / PACKS_DIR / name, packs / name)
+    sizes = {name: pack_rows(packs / name, store.dim) for name in used}
+    total = sum(sizes.values())
+    garbage = 1 - sum(used.values()) / total if total else 0.0
+    rewrite: list[str] = []
+    if garbage > MAX_GARBAGE:
+        rewrite = list(sizes)
+    elif len(sizes) > MAX_PACKS:
+        rewrite = sorted(sizes, key=lambda n: sizes[n])[:-1]  # all but the largest
+    in_rows = store.has_row_vectors()  # a store of index format 1
+    if rewrite or in_rows:
+        store.write_packs(f"{version}-merged{PACK_SUFFIX}")
+        store.repack(rewrite)
+        store.close_pack()
+        store.commit()
+        if in_rows:  # once: the rows' space is given back, so later copies are small
+            store.connect().execute("VACUUM")
+    used = store.pack_rows()
+    for path in packs.iterdir():
+        if path.name not in used:
+            path.unlink()
+    return [f"{PACKS_DIR}/{name}" for name in sorted(used)]
 
 
 def rollback(layout: IndexLayout, who: str = "", to: str | None = None) -> tuple[str, str]:
