@@ -37,21 +37,33 @@ class PackReader:
         self._maps: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
 
+    def open_all(self) -> None:
+        """Map every pack now: a version deleted while still in use (an old searcher finishing
+        its questions) keeps its packs readable, as an open SQLite file stays readable."""
+        if self.directory.is_dir():
+            for path in sorted(self.directory.glob(f"*{PACK_SUFFIX}")):
+                self._map(path.name)
+
     def rows(self, name: str, first: int, count: int) -> np.ndarray:
         """``count`` vectors from row ``first`` of pack ``name``, as float32."""
         data = self._maps.get(name)
         if data is None:
-            with self._lock:
-                data = self._maps.get(name)
-                if data is None:
-                    path = self.directory / name
-                    if path.name != name or not name.endswith(PACK_SUFFIX):
-                        raise ValueError(f"not a pack name: {name!r}")
-                    data = np.memmap(path, dtype=np.float16, mode="r").reshape(-1, self.dim)
-                    self._maps[name] = data
+            data = self._map(name)
         if first < 0 or first + count > len(data):
             raise ValueError(f"rows {first}..{first + count} are not in pack {name}")
         return np.asarray(data[first : first + count], dtype=np.float32)
+
+
+    def _map(self, name: str) -> np.ndarray:
+        with self._lock:
+            data = self._maps.get(name)
+            if data is None:
+                path = self.directory / name
+                if path.name != name or not name.endswith(PACK_SUFFIX):
+                    raise ValueError(f"not a pack name: {name!r}")
+                data = np.memmap(path, dtype=np.float16, mode="r").reshape(-1, self.dim)
+                self._maps[name] = data
+            return data
 
 
 class PackWriter:

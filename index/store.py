@@ -278,6 +278,8 @@ class Store:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._cols = _PASSAGE_COLS
+        if readonly and dim > 0:
+            self.packs.open_all()
         if not readonly:
             with self.connect() as con:
                 con.executescript(_SCHEMA)
