@@ -53,7 +53,6 @@ class PackReader:
             raise ValueError(f"rows {first}..{first + count} are not in pack {name}")
         return np.asarray(data[first : first + count], dtype=np.float32)
 
-
     def _map(self, name: str) -> np.ndarray:
         with self._lock:
             data = self._maps.get(name)
