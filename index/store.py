@@ -284,6 +284,12 @@ class Store:
             with self.connect() as con:
                 con.executescript(_SCHEMA)
                 _add_columns(con)
+                # Which packs are in use, and whether any vectors are still in rows (format 1),
+                # without reading every passage.
+                con.execute("CREATE INDEX IF NOT EXISTS passages_by_pack ON passages(sent_pack, sent_rows)")
+                con.execute(
+                    "CREATE INDEX IF NOT EXISTS passages_with_row_vectors ON passages(vid) WHERE sent_vecs IS NOT NULL"
+                )
                 con.execute(
                     "INSERT OR IGNORE INTO info(key, value) VALUES('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
