@@ -385,7 +385,8 @@ def _reindex_locked(
             )
             lap("load")
             if not rebuild:
-                # One delete for all of them: FAISS rewrites its arrays on every remove call.
+                # One delete for all of them: a few statements, and one removal from the shared
+                # vector base when a version is loaded, however many briefings changed.
                 gone = [
                     bid
                     for bid in dict.fromkeys([*removed, *replaced, *(d.meta.briefing_id for d, _ in parsed)])
