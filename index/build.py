@@ -26,7 +26,15 @@ from index.embedder import Embedder
 from index.formats import EXTRACTED_SUFFIXES, READERS_VERSION, format_label
 from index.formats.memo import UnreadableMemo
 from index.formats.sandbox import ExtractionSandbox, ExtractLimits
-from index.manifest import Manifest, ManifestError, read_manifest, seal, verify, write_json_atomic
+from index.manifest import (
+    Manifest,
+    ManifestError,
+    link_or_copy,
+    read_manifest,
+    seal,
+    verify,
+    write_json_atomic,
+)
 from index.models import BriefingMeta, Passage, ReindexReport, Skipped
 from index.packs import MAX_GARBAGE, MAX_PACKS, PACK_SUFFIX, PACKS_DIR, pack_rows
 from index.parsing import (
@@ -37,7 +45,8 @@ from index.parsing import (
     briefing_id_for,
 )
 from index.store import ADDED_KEY, Store
-from index.vectors import EXACT_LIMIT, VersionVectors, link_or_copy
+from index.vectors import EXACT_LIMIT
+from index.version_vectors import VersionVectors
 from index.versions import IndexLayout, utc_now
 
 STORE_FILE = "store.sqlite3"

@@ -27,7 +27,7 @@ from index.models import Answer, Attribution, BriefingMeta, Passage, Quote
 from index.rerank import Candidate, RerankOptions, candidate_features, idf_weights, rerank
 from index.store import Store, query_terms
 from index.timeparse import TimeIntent, parse_time
-from index.vectors import load_version_vectors
+from index.version_vectors import load_version_vectors
 
 STORE_FILE = "store.sqlite3"
 RELATIVE_STRONG = 0.75  # share of the best quote's confidence a strong quote needs

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import build, manifest, packs, vectors
+from index import build, manifest, packs, version_vectors
 from index.build import STORE_FILE
 from index.manifest import MANIFEST_NAME, read_manifest, verify
 from index.search import IndexVersion
 from index.service import BriefingService
 from index.store import pack_vectors
-from index.vectors import BASE_FILE, DELTA_FILE, LEGACY_FILE, load_version_vectors
+from index.version_vectors import BASE_FILE, DELTA_FILE, LEGACY_FILE, load_version_vectors
 from tests.conftest import USER_BRIEFING, make_service
 from tests.fakes import FakeEmbedder
 
@@ -99,8 +99,8 @@ def test_the_delta_of_vectors_becomes_a_new_base_when_it_outgrows_its_share(
     service: BriefingService, corpus: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = _live(service)
-    monkeypatch.setattr(vectors, "DELTA_MIN", 0)
-    monkeypatch.setattr(vectors, "DELTA_SHARE", 0.0)
+    monkeypatch.setattr(version_vectors, "DELTA_MIN", 0)
+    monkeypatch.setattr(version_vectors, "DELTA_SHARE", 0.0)
     _change_one(corpus)
 
     service.reindex()

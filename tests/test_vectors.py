@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.vectors import FaissVectorStore, VersionVectors, load_version_vectors
+from index.vectors import FaissVectorStore
+from index.version_vectors import VersionVectors, load_version_vectors
 from tests.conftest import make_service
 from tests.fakes import FakeEmbedder
 
