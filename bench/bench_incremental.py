@@ -159,6 +159,16 @@ def role_serve(work: Path, queries: int, repeat: int) -> dict[str, Any]:
     one = latencies(questions[20 + queries :], briefing_id=rng.choice(metas).briefing_id)
     out.update(briefing_filter_ms_p50=pct(one, 0.5), briefing_filter_ms_p95=pct(one, 0.95))
     out["serve_rss_after_questions_mb"] = _current_rss_mb()
+    # The lexical part of a question on its own (FTS5 BM25 over the OR of its terms): the
+    # largest share of a question's time at this size.
+    from index.store import query_terms
+
+    lexical = []
+    for q in questions[20 : 20 + queries]:
+        t = time.perf_counter()
+        searcher.index.store.lexical_search(query_terms(q), 60)
+        lexical.append((time.perf_counter() - t) * 1000)
+    out.update(lexical_ms_p50=pct(lexical, 0.5), lexical_ms_p95=pct(lexical, 0.95))
     out["approximate"] = bool(searcher.index.vectors.approximate)
 
     victim = sorted((work / "corpus").glob("*.txt"))[len(metas) // 2]
