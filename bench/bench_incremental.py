@@ -230,6 +230,7 @@ def role_real(work: Path, encoder: str) -> dict[str, Any]:
     from bot.settings import Settings
 
     os.environ["BRIEFBOT_ENCODER"] = encoder
+    os.environ["BRIEFBOT_INDEX_DIR"] = str(work / "real-encoder")  # its exported model is cached there
     changed = json.loads((work / "changed_texts.json").read_text(encoding="utf-8"))
     embedder = build_embedder(Settings())
     embedder.encode(["warm up"])
