@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import json
 import shutil
-import sqlite3
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -27,8 +26,17 @@ from index.embedder import Embedder
 from index.formats import EXTRACTED_SUFFIXES, READERS_VERSION, format_label
 from index.formats.memo import UnreadableMemo
 from index.formats.sandbox import ExtractionSandbox, ExtractLimits
-from index.manifest import Manifest, ManifestError, read_manifest, seal, verify, write_json_atomic
+from index.manifest import (
+    Manifest,
+    ManifestError,
+    link_or_copy,
+    read_manifest,
+    seal,
+    verify,
+    write_json_atomic,
+)
 from index.models import BriefingMeta, Passage, ReindexReport, Skipped
+from index.packs import MAX_GARBAGE, MAX_PACKS, PACK_SUFFIX, PACKS_DIR, pack_rows
 from index.parsing import (
     DEFAULT_MAX_BYTES,
     PARSER_VERSION,
@@ -37,10 +45,10 @@ from index.parsing import (
     briefing_id_for,
 )
 from index.store import ADDED_KEY, Store
-from index.vectors import EXACT_LIMIT, FaissVectorStore
+from index.vectors import EXACT_LIMIT
+from index.version_vectors import VersionVectors
 from index.versions import IndexLayout, utc_now
 
-VECTORS_FILE = "vectors.faiss"
 STORE_FILE = "store.sqlite3"
 REPORT_FILE = "report.json"
 
@@ -147,6 +155,20 @@ class _Guard:
         return self.confirmed_loss is not None and lost <= self.confirmed_loss
 
 
+class _Laps:
+    """Seconds per build phase, into ``report.phases``: ``lap(name)`` ends phase ``name``,
+    which began where the previous lap ended."""
+
+    def __init__(self, report: ReindexReport) -> None:
+        self.seconds = report.phases
+        self._last = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + now - self._last, 4)
+        self._last = now
+
+
 def _reindex_locked(
     corpus_dir: Path,
     layout: IndexLayout,
@@ -167,6 +189,7 @@ def _reindex_locked(
     base_dir: Path | None = layout.version_dir(base_version) if base_version else None
     base_manifest: Manifest | None = None
     report = ReindexReport(version=None, previous_version=base_version)
+    lap = _Laps(report)
     damaged_current = layout.current_problem()
     if damaged_current:
         report.warnings.append(f"{damaged_current}; repaired")
@@ -179,6 +202,7 @@ def _reindex_locked(
         except ManifestError as exc:
             report.warnings.append(f"live version unusable, rebuilding from scratch: {exc}")
             base_manifest, base_dir = None, None
+    lap("verify")
     if base_manifest is None:
         report.full_rebuild, report.rebuild_reason = True, "no usable index yet"
     elif full:
@@ -230,6 +254,7 @@ def _reindex_locked(
             tick("scan", i + 1, len(files))
         # Files in a subfolder that cannot be listed now are unreadable, not removed.
         unreadable.update(rel for rel in indexed_paths if scan.under_unreadable(rel))
+        lap("scan")
 
         rebuild = report.full_rebuild
         to_parse = [s for s in scanned.values() if rebuild or indexed_paths.get(s.rel) != {s.sha256}]
@@ -287,6 +312,7 @@ def _reindex_locked(
                     parsed.append((doc, passages))
                 tick("parse", i + 1, len(to_parse))
         memo.save()
+        lap("parse")
 
         new_ids = {doc.meta.briefing_id for doc, _ in parsed}
         for doc, _ in parsed:
@@ -354,7 +380,8 @@ def _reindex_locked(
         version = layout.new_version_id()
         staging = layout.staging_dir(version)
         try:
-            store, vectors = _start_version(staging, base_dir if not rebuild else None, embedder.dim)
+            store, vectors = _start_version(staging, base_dir if not rebuild else None, embedder.dim, version)
+            lap("copy")
             # A full rebuild someone asked for re-embeds everything (that is what it is for:
             # a suspect vector file, a changed model package under the same name).
             reuse_store = (
@@ -363,12 +390,12 @@ def _reindex_locked(
                 else None
             )
             reuse_vectors = (
-                FaissVectorStore.load(base_dir / VECTORS_FILE)
-                if reuse_store is not None and base_dir
-                else None
+                VersionVectors(embedder.dim, base_dir) if reuse_store is not None and base_dir else None
             )
+            lap("load")
             if not rebuild:
-                # One delete for all of them: FAISS rewrites its arrays on every remove call.
+                # One delete for all of them: a few statements, and one removal from the shared
+                # vector base when a version is loaded, however many briefings changed.
                 gone = [
                     bid
                     for bid in dict.fromkeys([*removed, *replaced, *(d.meta.briefing_id for d, _ in parsed)])
@@ -379,7 +406,8 @@ def _reindex_locked(
                 report.passages_removed += len(vids)
             elif carry and base_dir is not None:
                 vids = store.copy_briefings(base_dir / STORE_FILE, carry)
-                vectors.add(vids, FaissVectorStore.load(base_dir / VECTORS_FILE).get(vids))
+                vectors.add(vids, VersionVectors(embedder.dim, base_dir).get(vids))
+            lap("delete")
 
             flat = [(doc.meta, passage) for doc, passages in parsed for passage in passages]
             hashes, all_vecs, sent_vecs, embedded = _embed(
@@ -391,6 +419,7 @@ def _reindex_locked(
                 lambda done, total: tick("embed", done, total),
             )
             report.passages_embedded = embedded
+            lap("embed")
 
             tick("write", 0, 1)
             now = utc_now()
@@ -419,9 +448,12 @@ def _reindex_locked(
             store.set_info("version", version)
             report.formats = _format_counts(files, report.skipped, store)
             store.commit()
+            lap("write")
+            pack_files = _finish_packs(store, staging, base_dir, version)
             store.close()
-            vectors = vectors.sized(opts.exact_limit)
-            vectors.save(staging / VECTORS_FILE)
+            lap("packs")
+            vector_files, _ = vectors.save(staging, opts.exact_limit)
+            lap("vectors")
             report.version = version
             report.briefings_total, report.passages_total = b_count, p_count
             report.seconds = time.perf_counter() - t0
@@ -440,13 +472,19 @@ def _reindex_locked(
                 build_seconds=round(report.seconds, 3),
                 parent=base_version if base_manifest is not None else None,
             )
-            seal(staging, manifest, [VECTORS_FILE, STORE_FILE, REPORT_FILE])
+            # Files linked from the base version keep the checksums it verified.
+            seal(
+                staging, manifest, [*vector_files, STORE_FILE, REPORT_FILE, *pack_files], linked_from=base_dir
+            )
+            lap("seal")
             layout.publish(staging, version)
+            lap("publish")
             tick("write", 1, 1)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         layout.cleanup(opts.keep_versions)
+        lap("cleanup")
         return report
     finally:
         if base_store is not None:
@@ -503,7 +541,7 @@ def _embed(
     embedder: Embedder,
     opts: BuildOptions,
     reuse_store: Store | None,
-    reuse_vectors: FaissVectorStore | None,
+    reuse_vectors: VersionVectors | None,
     progress: Callable[[int, int], None],
 ) -> tuple[list[str], np.ndarray, list[np.ndarray | None], int]:
     """Vectors for new passages (and their sentences), reusing those of the previous version
@@ -559,19 +597,54 @@ def _embed(
     return hashes, vecs, sent_vecs, len(need)
 
 
-def _start_version(staging: Path, base_dir: Path | None, dim: int) -> tuple[Store, FaissVectorStore]:
-    """A writable store and vector set for a new version: a copy of the base, or empty."""
+def _start_version(
+    staging: Path, base_dir: Path | None, dim: int, version: str
+) -> tuple[Store, VersionVectors]:
+    """A writable store and vector set for a new version: a copy of the base, or empty.
+
+    Only the SQLite store is copied (a sealed store is never written, so a byte copy is
+    consistent); vectors and sentence-vector packs are linked from the base when sealed."""
     path = staging / STORE_FILE
     if base_dir is not None:
-        src = sqlite3.connect(f"file:{base_dir / STORE_FILE}?mode=ro", uri=True)
-        dst = sqlite3.connect(path)
-        try:
-            src.backup(dst)
-        finally:
-            src.close()
-            dst.close()
-        return Store(path), FaissVectorStore.load(base_dir / VECTORS_FILE)
-    return Store(path), FaissVectorStore(dim)
+        shutil.copyfile(base_dir / STORE_FILE, path)
+    store = Store(path, dim=dim)
+    store.write_packs(version + PACK_SUFFIX)
+    return store, VersionVectors(dim, base_dir)
+
+
+def _finish_packs(store: Store, staging: Path, base_dir: Path | None, version: str) -> list[str]:
+    """Close this version's pack, link the base's packs its passages still use, merge or rewrite
+    packs when there are too many or they are mostly garbage; returns the pack files to seal."""
+    store.close_pack()
+    packs = staging / PACKS_DIR
+    packs.mkdir(exist_ok=True)
+    used = store.pack_rows()
+    for name in used:
+        if not (packs / name).exists():
+            if base_dir is None or not (base_dir / PACKS_DIR / name).is_file():
+                raise RuntimeError(f"sentence vectors of this index refer to a missing pack {name}")
+            link_or_copy(base_dir / PACKS_DIR / name, packs / name)
+    sizes = {name: pack_rows(packs / name, store.dim) for name in used}
+    total = sum(sizes.values())
+    garbage = 1 - sum(used.values()) / total if total else 0.0
+    rewrite: list[str] = []
+    if garbage > MAX_GARBAGE:
+        rewrite = list(sizes)
+    elif len(sizes) > MAX_PACKS:
+        rewrite = sorted(sizes, key=lambda n: sizes[n])[:-1]  # all but the largest
+    in_rows = store.has_row_vectors()  # a store of index format 1
+    if rewrite or in_rows:
+        store.write_packs(f"{version}-merged{PACK_SUFFIX}")
+        store.repack(rewrite)
+        store.close_pack()
+        store.commit()
+        if in_rows:  # once: the rows' space is given back, so later copies are small
+            store.connect().execute("VACUUM")
+    used = store.pack_rows()
+    for path in packs.iterdir():
+        if path.name not in used:
+            path.unlink()
+    return [f"{PACKS_DIR}/{name}" for name in sorted(used)]
 
 
 def rollback(layout: IndexLayout, who: str = "", to: str | None = None) -> tuple[str, str]:

@@ -7,13 +7,18 @@ import dataclasses
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 MANIFEST_NAME = "manifest.json"
 STAMPS_NAME = ".verified.json"  # files whose checksums were verified, by size, mtime and inode
-FORMAT_VERSION = 1
+# 2: sentence vectors in packs and passage vectors as a base + delta, both shared between
+# versions through hard links. Format 1 (all in each version's own files) is still read, and
+# its next reindex writes format 2 without re-embedding.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
 
 
 @dataclass
@@ -94,6 +99,15 @@ def write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def link_or_copy(source: Path, dest: Path) -> None:
+    """``dest`` as a hard link to ``source`` (the same bytes, not written again), or a copy where
+    the filesystem has no hard links."""
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copy2(source, dest)
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write text beside ``path``, fsync it, then rename it into place."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -105,11 +119,22 @@ def write_text_atomic(path: Path, text: str) -> None:
     fsync_dir(path.parent)
 
 
-def seal(directory: Path, manifest: Manifest, file_names: list[str]) -> None:
+def seal(
+    directory: Path, manifest: Manifest, file_names: list[str], *, linked_from: Path | None = None
+) -> None:
     """Record checksums of ``file_names`` and write the manifest last: a version without a
-    manifest is incomplete by definition."""
+    manifest is incomplete by definition.
+
+    A file that is a hard link to the same name in ``linked_from`` (the base version), which that
+    version verified as it is now (same size, modification time and inode), keeps its checksum:
+    the bytes shared by versions are hashed and synced once."""
+    verified = _read_stamps(linked_from) if linked_from is not None else {}
     for name in file_names:
         path = directory / name
+        known = verified.get(name)
+        if isinstance(known, list) and len(known) == 4 and known == _stamp(path, {"sha256": known[0]}):
+            manifest.files[name] = {"sha256": known[0], "size": path.stat().st_size}
+            continue
         fsync_file(path)
         manifest.files[name] = {"sha256": file_sha256(path), "size": path.stat().st_size}
     write_json_atomic(directory / MANIFEST_NAME, manifest.to_json())
@@ -131,7 +156,7 @@ def read_manifest(directory: Path) -> Manifest:
         manifest = Manifest.from_json(data)
     except TypeError as exc:  # fields missing
         raise ManifestError(f"{directory.name}: unreadable manifest ({exc})") from exc
-    if manifest.format != FORMAT_VERSION:
+    if manifest.format not in READABLE_FORMATS:
         if isinstance(manifest.format, int) and manifest.format > FORMAT_VERSION:
             raise ManifestError(
                 f"{directory.name}: built by a newer version of briefbot (index format {manifest.format}; "

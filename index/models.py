@@ -242,6 +242,7 @@ class ReindexReport:
     refused_kind: str | None = None
     omitted: dict[str, int] = field(default_factory=dict)  # entries left out of long lists
     would_lose: int = 0  # briefings a refused ("shrink") reindex would have removed
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per build phase (scan, copy, seal...)
 
     def cap(self, items: int = REPORT_MAX_ITEMS, chars: int = REPORT_MAX_CHARS) -> None:
         """Keep the report small whatever happened: at most ``items`` entries a list (the rest

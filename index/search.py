@@ -27,11 +27,10 @@ from index.models import Answer, Attribution, BriefingMeta, Passage, Quote
 from index.rerank import Candidate, RerankOptions, candidate_features, idf_weights, rerank
 from index.store import Store, query_terms
 from index.timeparse import TimeIntent, parse_time
-from index.vectors import FaissVectorStore
+from index.version_vectors import load_version_vectors
 
 STORE_FILE = "store.sqlite3"
 RELATIVE_STRONG = 0.75  # share of the best quote's confidence a strong quote needs
-VECTORS_FILE = "vectors.faiss"
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ class IndexVersion:
         verify(directory, self.manifest, checksums=verify_checksums)
         self.version = self.manifest.version
         self.store = Store(directory / STORE_FILE, readonly=True, dim=self.manifest.dim)
-        self.vectors = FaissVectorStore.load(directory / VECTORS_FILE)
+        self.vectors = load_version_vectors(directory)
         self._metas: dict[str, BriefingMeta] = {m.briefing_id: m for m in self.store.briefings()}
         self.restricted = {bid: m.audience for bid, m in self._metas.items() if not m.is_public}
 

@@ -12,14 +12,16 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from index.models import BriefingMeta, Passage
+from index.packs import PACKS_DIR, PackReader, PackWriter
 
 SCHEMA_VERSION = 1
 FTS_TITLE_CHARS = 300
@@ -57,8 +59,11 @@ CREATE TABLE IF NOT EXISTS passages (
     embed_hash TEXT NOT NULL,
     kind TEXT NOT NULL,
     sentences TEXT NOT NULL DEFAULT '[]',
-    sent_vecs BLOB,  -- float16 vectors of the sentences, when a passage has several
-    page INTEGER  -- the PDF page the passage starts on
+    sent_vecs BLOB,  -- float16 sentence vectors (index format 1; now in packs, see packs.py)
+    page INTEGER,  -- the PDF page the passage starts on
+    sent_pack TEXT,  -- the pack holding the sentence vectors, their first row and row count
+    sent_row INTEGER,
+    sent_rows INTEGER
 );
 CREATE INDEX IF NOT EXISTS passages_by_briefing ON passages(briefing_id, ordinal);
 CREATE INDEX IF NOT EXISTS passages_by_embed ON passages(embed_hash);
@@ -258,20 +263,33 @@ def unpack_vectors(blob: bytes | None, dim: int) -> np.ndarray | None:
 
 
 class Store:
-    """One SQLite database file; safe to share across threads (one connection per thread)."""
+    """One SQLite database file; safe to share across threads (one connection per thread).
+
+    Sentence vectors are in the packs of the folder beside it (``packs/``), or, in a version
+    written by index format 1, in the passages table itself."""
 
     def __init__(self, path: Path, *, readonly: bool = False, dim: int = 0) -> None:
         self.path = path
         self.readonly = readonly
         self.dim = dim  # for decoding sentence vectors
+        self.packs = PackReader(path.parent / PACKS_DIR, dim)
+        self._writer: PackWriter | None = None
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._cols = _PASSAGE_COLS
+        if readonly and dim > 0:
+            self.packs.open_all()
         if not readonly:
             with self.connect() as con:
                 con.executescript(_SCHEMA)
-                _add_page_column(con)
+                _add_columns(con)
+                # Which packs are in use, and whether any vectors are still in rows (format 1),
+                # without reading every passage.
+                con.execute("CREATE INDEX IF NOT EXISTS passages_by_pack ON passages(sent_pack, sent_rows)")
+                con.execute(
+                    "CREATE INDEX IF NOT EXISTS passages_with_row_vectors ON passages(vid) WHERE sent_vecs IS NOT NULL"
+                )
                 con.execute(
                     "INSERT OR IGNORE INTO info(key, value) VALUES('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -288,8 +306,8 @@ class Store:
                 con.execute("PRAGMA journal_mode=DELETE")
                 con.execute("PRAGMA synchronous=FULL")
             con.execute("PRAGMA foreign_keys=ON")
-            # A version written before passages had pages reads them as NULL.
-            self._cols = _PASSAGE_COLS if _has_page_column(con) else _PASSAGE_COLS_NO_PAGE
+            # A version written before passages had pages (or packs) reads them as NULL.
+            self._cols = _passage_cols(con)
             self._local.con = con
             with self._all_lock:
                 self._all.append(con)
@@ -300,6 +318,7 @@ class Store:
         return self._cols
 
     def close(self) -> None:
+        self.close_pack()
         with self._all_lock:
             for con in self._all:
                 con.close()
@@ -340,10 +359,14 @@ class Store:
     ) -> None:
         con = self.connect()
         sents = sentence_vectors if sentence_vectors is not None else [None] * len(passages)
+        if len(sents) != len(passages):
+            raise ValueError("one entry of sentence vectors per passage")
+        refs = [self._pack_ref(sv) for sv in sents]
         con.executemany(
             """INSERT INTO passages (vid, passage_id, briefing_id, ordinal, paragraph, paragraph_end, part,
-            section, start, "end", text, content_hash, embed_hash, kind, sentences, sent_vecs, page)
-            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+            section, start, "end", text, content_hash, embed_hash, kind, sentences, sent_vecs, page,
+            sent_pack, sent_row, sent_rows)
+            VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             [
                 (
                     p.vid,
@@ -361,10 +384,11 @@ class Store:
                     h,
                     p.kind,
                     json.dumps([list(x) for x in p.sentences]),
-                    pack_vectors(sv),
+                    None if self._writer is not None else pack_vectors(sv),
                     p.page,
+                    *ref,
                 )
-                for p, h, sv in zip(passages, embed_hashes, sents, strict=True)
+                for p, h, sv, ref in zip(passages, embed_hashes, sents, refs, strict=True)
             ],
         )
         # The title is indexed with every passage (a title word is evidence), so only its start:
@@ -373,6 +397,57 @@ class Store:
         con.executemany(
             "INSERT INTO passages_fts(rowid, title, section, body) VALUES (?,?,?,?)",
             [(p.vid, title, " ".join(p.section), p.text) for p in passages],
+        )
+
+    def write_packs(self, name: str) -> None:
+        """Write sentence vectors from now on into the new pack ``packs/<name>`` (not into rows)."""
+        self.close_pack()
+        self._writer = PackWriter(self.path.parent / PACKS_DIR, name, self.dim)
+
+    def close_pack(self) -> bool:
+        """Finish the pack being written; returns whether it holds anything."""
+        writer, self._writer = self._writer, None
+        return writer.close() if writer is not None else False
+
+    def _pack_ref(self, vectors: np.ndarray | None) -> tuple[str | None, int | None, int | None]:
+        if self._writer is None or vectors is None or len(vectors) == 0:
+            return None, None, None
+        name, first = self._writer.add(vectors)
+        return name, first, len(vectors)
+
+    def pack_rows(self) -> dict[str, int]:
+        """Pack name -> rows of it that passages of this store refer to."""
+        rows = self.connect().execute(
+            "SELECT sent_pack, SUM(sent_rows) FROM passages WHERE sent_pack IS NOT NULL GROUP BY sent_pack"
+        )
+        return {str(name): int(n) for name, n in rows}
+
+    def repack(self, packs: Collection[str]) -> int:
+        """Move the sentence vectors in ``packs`` (and any still in rows, index format 1) into the
+        pack being written, pointing their passages at it; returns the passages moved."""
+        if self._writer is None:
+            raise RuntimeError("no pack is being written")
+        con = self.connect()
+        chosen = json.dumps(sorted(packs))
+        rows = con.execute(
+            "SELECT vid, sent_pack, sent_row, sent_rows, sent_vecs FROM passages "
+            "WHERE sent_pack IN (SELECT value FROM json_each(?)) OR sent_vecs IS NOT NULL ORDER BY vid",
+            (chosen,),
+        ).fetchall()
+        moved = []
+        for vid, pack, first, count, blob in rows:
+            vecs = self.packs.rows(pack, first, count) if pack is not None else unpack_vectors(blob, self.dim)
+            moved.append((*self._pack_ref(vecs), vid))
+        con.executemany(
+            "UPDATE passages SET sent_pack=?, sent_row=?, sent_rows=?, sent_vecs=NULL WHERE vid=?", moved
+        )
+        return len(moved)
+
+    def has_row_vectors(self) -> bool:
+        """Whether sentence vectors are still kept in rows (a store of index format 1)."""
+        return (
+            self.connect().execute("SELECT 1 FROM passages WHERE sent_vecs IS NOT NULL LIMIT 1").fetchone()
+            is not None
         )
 
     def put_text(self, briefing_id: str, text: str, pages: Sequence[int] = ()) -> None:
@@ -431,8 +506,12 @@ class Store:
             con.execute(
                 f"INSERT INTO briefings SELECT * FROM src.briefings WHERE briefing_id IN ({chosen})", (ids,)
             )
+            have = {row[1] for row in con.execute("PRAGMA src.table_info(passages)")}
+            cols = _PASSAGE_BASE_COLS + "".join(f", {n if n in have else 'NULL'}" for n, _ in _LATER_COLS)
             con.execute(
-                f"INSERT INTO passages SELECT * FROM src.passages WHERE briefing_id IN ({chosen})", (ids,)
+                f"INSERT INTO passages ({_PASSAGE_COLS}) SELECT {cols} FROM src.passages "
+                f"WHERE briefing_id IN ({chosen})",
+                (ids,),
             )
             con.execute(
                 "INSERT INTO passages_fts(rowid, title, section, body) SELECT rowid, title, section, body "
@@ -514,7 +593,7 @@ class Store:
             chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
             for row in con.execute(f"SELECT {self._columns()} FROM passages WHERE vid IN ({marks})", chunk):
-                sp = _stored(row, self.dim)
+                sp = self._stored(row)
                 out[sp.passage.vid] = sp
         return out
 
@@ -524,13 +603,13 @@ class Store:
             .execute(f"SELECT {self._columns()} FROM passages WHERE passage_id=?", (passage_id,))
             .fetchone()
         )
-        return _stored(row, self.dim) if row else None
+        return self._stored(row) if row else None
 
     def briefing_passages(self, briefing_id: str) -> list[Passage]:
         rows = self.connect().execute(
             f"SELECT {self._columns()} FROM passages WHERE briefing_id=? ORDER BY ordinal", (briefing_id,)
         )
-        return [_stored(r, self.dim).passage for r in rows]
+        return [_passage(r) for r in rows]
 
     def neighbours(self, briefing_id: str, ordinal: int, before: int = 1, after: int = 1) -> list[Passage]:
         rows = self.connect().execute(
@@ -538,11 +617,18 @@ class Store:
             "ORDER BY ordinal",
             (briefing_id, ordinal - before, ordinal + after),
         )
-        return [_stored(r, self.dim).passage for r in rows]
+        return [_passage(r) for r in rows]
 
     def iter_passages(self) -> Iterator[StoredPassage]:
         for row in self.connect().execute(f"SELECT {self._columns()} FROM passages ORDER BY vid"):
-            yield _stored(row, self.dim)
+            yield self._stored(row)
+
+    def _stored(self, row: Sequence[Any]) -> StoredPassage:
+        if row[17] is not None:
+            vectors = self.packs.rows(str(row[17]), int(row[18]), int(row[19])) if self.dim > 0 else None
+        else:
+            vectors = unpack_vectors(row[15], self.dim)
+        return StoredPassage(passage=_passage(row), embed_hash=str(row[12]), sentence_vectors=vectors)
 
     def vids_by_embed_hash(self, hashes: Iterable[str]) -> dict[str, int]:
         wanted = list(set(hashes))
@@ -628,21 +714,26 @@ class Store:
 
 
 _BRIEFING_COLS = "briefing_id, path, title, date, source, url, tags, audience, sha256, size, warnings"
-_PASSAGE_COLS_NO_PAGE = (
+_PASSAGE_BASE_COLS = (
     'vid, passage_id, briefing_id, ordinal, paragraph, paragraph_end, part, section, start, "end", '
     "text, content_hash, embed_hash, kind, sentences, sent_vecs"
 )
-_PASSAGE_COLS = _PASSAGE_COLS_NO_PAGE + ", page"
+# Columns added after the first release, in order, with their types: an older store reads NULL.
+_LATER_COLS = (("page", "INTEGER"), ("sent_pack", "TEXT"), ("sent_row", "INTEGER"), ("sent_rows", "INTEGER"))
+_PASSAGE_COLS = _PASSAGE_BASE_COLS + "".join(f", {name}" for name, _ in _LATER_COLS)
 
 
-def _has_page_column(con: sqlite3.Connection) -> bool:
-    return any(row[1] == "page" for row in con.execute("PRAGMA table_info(passages)"))
+def _passage_cols(con: sqlite3.Connection) -> str:
+    have = {row[1] for row in con.execute("PRAGMA table_info(passages)")}
+    return _PASSAGE_BASE_COLS + "".join(f", {n if n in have else 'NULL'}" for n, _ in _LATER_COLS)
 
 
-def _add_page_column(con: sqlite3.Connection) -> None:
-    """Bring a store copied from an older version up to date (the column is then NULL)."""
-    if not _has_page_column(con):
-        con.execute("ALTER TABLE passages ADD COLUMN page INTEGER")
+def _add_columns(con: sqlite3.Connection) -> None:
+    """Bring a store copied from an older version up to date (the new columns are then NULL)."""
+    have = {row[1] for row in con.execute("PRAGMA table_info(passages)")}
+    for name, kind in _LATER_COLS:
+        if name not in have:
+            con.execute(f"ALTER TABLE passages ADD COLUMN {name} {kind}")
 
 
 def _meta(row: Sequence[object], added: dict[str, str] | None = None) -> BriefingMeta:
@@ -670,8 +761,8 @@ def _day(text: str | None) -> date | None:
         return None
 
 
-def _stored(row: Sequence[object], dim: int = 0) -> StoredPassage:
-    p = Passage(
+def _passage(row: Sequence[Any]) -> Passage:
+    return Passage(
         vid=int(str(row[0])),
         passage_id=str(row[1]),
         briefing_id=str(row[2]),
@@ -686,6 +777,5 @@ def _stored(row: Sequence[object], dim: int = 0) -> StoredPassage:
         content_hash=str(row[11]),
         kind=str(row[13]),
         sentences=tuple((int(a), int(b)) for a, b in json.loads(str(row[14]))),
-        page=int(str(row[16])) if len(row) > 16 and row[16] is not None else None,
+        page=int(str(row[16])) if row[16] is not None else None,
     )
-    return StoredPassage(passage=p, embed_hash=str(row[12]), sentence_vectors=unpack_vectors(row[15], dim))  # type: ignore[arg-type]

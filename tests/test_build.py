@@ -135,7 +135,7 @@ def test_a_corrupt_live_version_falls_back_to_the_previous_one(
     (corpus / "2024-05-30-carrow-wildfire-season-outlook.md").unlink()
     second = service.reindex().version
     assert second is not None
-    vectors = service.layout.version_dir(second) / "vectors.faiss"
+    vectors = service.layout.version_dir(second) / "vectors.delta.npz"  # the version's own vectors
     vectors.write_bytes(vectors.read_bytes()[:-10] + b"corrupted!")
     fresh = BriefingService(service.config, service.embedder, service.calibration)
     st = fresh.status()

@@ -405,7 +405,7 @@ def _truncate_store(d: Path) -> None:
 
 
 def _delete_vectors(d: Path) -> None:
-    (d / "vectors.faiss").unlink()
+    (d / "vectors.base.faiss").unlink()  # a link: the previous version keeps the same file
 
 
 def _flip_store_bytes(d: Path) -> None:
@@ -438,7 +438,7 @@ def _manifest_wrong_types(d: Path) -> None:
 
 CORRUPTIONS = {
     "truncated store": (_truncate_store, "store.sqlite3"),
-    "deleted vectors": (_delete_vectors, "vectors.faiss is missing"),
+    "deleted vectors": (_delete_vectors, "vectors.base.faiss is missing"),
     "flipped store bytes": (_flip_store_bytes, "checksum"),
     "garbage manifest": (_garbage_manifest, "manifest"),
     "manifest not an object": (_manifest_not_an_object, "manifest"),

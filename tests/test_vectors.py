@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from index.vectors import FaissVectorStore
+from index.version_vectors import VersionVectors, load_version_vectors
 from tests.conftest import make_service
 from tests.fakes import FakeEmbedder
 
@@ -96,3 +97,67 @@ def test_an_approximate_index_answers_with_filters_and_updates(corpus: Path, tmp
     assert report.passages_removed > 0 and svc.searcher().index.vectors.approximate
     after = svc.ask("What did the Bank of Valmora do with its policy rate?", k=5)
     assert all(q.briefing_id != "2024-12-12-bank-of-valmora-rate-decision" for q in after.quotes)
+
+
+def _saved_version(directory: Path, n: int) -> tuple[list[int], np.ndarray]:
+    """A version folder holding ``n`` vectors as a base with an empty delta."""
+    ids, vecs = _vectors(n)
+    building = VersionVectors(DIM)
+    building.add(ids, vecs)
+    directory.mkdir()
+    building.save(directory)
+    return ids, vecs
+
+
+def test_a_vector_replaced_in_a_later_version_is_read_from_its_delta(tmp_path: Path) -> None:
+    ids, vecs = _saved_version(tmp_path / "v1", 50)
+    new = np.roll(vecs[3], 1)[None, :]
+    building = VersionVectors(DIM, tmp_path / "v1")
+    building.remove([ids[3]])
+    building.add([ids[3]], new)
+    (tmp_path / "v2").mkdir()
+
+    names, new_base = building.save(tmp_path / "v2")
+    loaded = load_version_vectors(tmp_path / "v2")
+
+    assert (
+        not new_base
+        and (tmp_path / "v2" / names[0]).stat().st_ino == (tmp_path / "v1" / names[0]).stat().st_ino
+    )
+    assert len(loaded) == 50
+    assert np.allclose(loaded.get([ids[3]]), new) and np.allclose(loaded.get([ids[4]]), vecs[4:5])
+    assert np.allclose(load_version_vectors(tmp_path / "v1").get([ids[3]]), vecs[3:4])
+
+
+def test_a_build_reads_vectors_of_its_base_without_loading_the_base_into_memory(tmp_path: Path) -> None:
+    ids, vecs = _saved_version(tmp_path / "v1", 50)
+
+    building = VersionVectors(DIM, tmp_path / "v1")
+
+    assert np.allclose(building.get([ids[7], ids[1]]), vecs[[7, 1]])
+    with pytest.raises(KeyError):
+        building.get([12345])
+
+
+def test_a_removed_vector_is_gone_from_the_next_version(tmp_path: Path) -> None:
+    ids, _ = _saved_version(tmp_path / "v1", 50)
+    building = VersionVectors(DIM, tmp_path / "v1")
+
+    assert building.remove([ids[0], ids[0], 999]) == 1
+    (tmp_path / "v2").mkdir()
+    building.save(tmp_path / "v2")
+
+    loaded = load_version_vectors(tmp_path / "v2")
+    assert len(loaded) == 49 and ids[0] not in set(loaded.all()[0].tolist())
+
+
+def test_a_delta_that_crosses_the_exact_limit_makes_a_new_approximate_base(tmp_path: Path) -> None:
+    _saved_version(tmp_path / "v1", 900)
+    building = VersionVectors(DIM, tmp_path / "v1")
+    more_ids, more = _vectors(1200, seed=1)
+    building.add([i + 7 for i in more_ids], more)
+    (tmp_path / "v2").mkdir()
+
+    _, new_base = building.save(tmp_path / "v2", exact_limit=1000)
+
+    assert new_base and load_version_vectors(tmp_path / "v2").approximate

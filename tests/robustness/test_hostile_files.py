@@ -445,7 +445,7 @@ def test_many_changed_briefings_are_removed_from_faiss_in_one_call(
 
     for i in range(400):
         (small_corpus / f"note-{i:03d}.md").write_text(f"# Note {i}\n\nHarbour note number {i}.\n")
-    small_service.reindex()
+    small_service.reindex(full=True)  # every vector in the shared base: changed ones are removed from it
     for i in range(400):
         (small_corpus / f"note-{i:03d}.md").write_text(f"# Note {i}\n\nHarbour note number {i}, revised.\n")
     calls: list[int] = []

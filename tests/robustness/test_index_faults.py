@@ -199,7 +199,7 @@ def test_a_full_disk_ends_briefbot_index_with_a_clear_message(
         raise sqlite3.OperationalError("database or disk is full")
 
     target = {
-        "vectors": ("index.vectors.FaissVectorStore.save", full),
+        "vectors": ("index.version_vectors.VersionVectors.save", full),
         "store": ("index.store.Store.commit", full_db),
         "manifest": ("index.build.seal", full),
     }[where]

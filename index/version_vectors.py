@@ -1,0 +1,178 @@
+"""A version's passage vectors on disk: a base index that versions share through hard links
+(written, synced and hashed once) and a small delta of the version's own (vectors added since
+the base, ids removed from it). A reindex writes only the delta, until the delta grows past
+``DELTA_SHARE`` of the base or the base must change kind (exact -> IVF): then a new base.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from index.manifest import link_or_copy
+from index.vectors import EXACT_LIMIT, FaissVectorStore
+
+BASE_FILE = "vectors.base.faiss"
+DELTA_FILE = "vectors.delta.npz"
+LEGACY_FILE = "vectors.faiss"  # index format 1: one file per version
+DELTA_SHARE = 0.05
+DELTA_MIN = 2_000  # a delta this small is always kept (its cost at load is a few milliseconds)
+
+
+def load_version_vectors(directory: Path) -> FaissVectorStore:
+    """The passage vectors of a sealed version, in memory, for searching."""
+    if (directory / LEGACY_FILE).exists():
+        return FaissVectorStore.load(directory / LEGACY_FILE)
+    store = FaissVectorStore.load(directory / BASE_FILE)
+    delta = _read_delta(directory / DELTA_FILE, store.dim)
+    store.remove(delta.removed.tolist())
+    store.add(delta.ids.tolist(), delta.vectors)
+    if len(store) != delta.base_count - len(delta.removed) + len(delta.ids):
+        raise RuntimeError(f"{directory.name}: the vector delta does not match its base")
+    return store
+
+
+class _Delta:
+    def __init__(self, base_count: int, ids: np.ndarray, vectors: np.ndarray, removed: np.ndarray) -> None:
+        self.base_count, self.ids, self.vectors, self.removed = base_count, ids, vectors, removed
+
+
+def _read_delta(path: Path, dim: int) -> _Delta:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            vectors = np.asarray(data["vectors"], dtype=np.float32).reshape(-1, dim)
+            ids, removed = data["ids"].astype(np.int64), data["removed"].astype(np.int64)
+            return _Delta(int(data["base_count"]), ids, vectors, removed)
+    except (ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise RuntimeError(f"{path.name} is unreadable ({exc})") from exc
+
+
+class VersionVectors:
+    """The passage vectors of a version being built: the base version's base index (opened
+    memory-mapped, read only for vectors asked for), its delta, and this build's changes."""
+
+    def __init__(self, dim: int, base_dir: Path | None = None) -> None:
+        self._dim = dim
+        self._base: FaissVectorStore | None = None
+        self._base_path: Path | None = None
+        self._base_count = 0
+        self._added: dict[int, np.ndarray] = {}
+        self._removed: set[int] = set()
+        if base_dir is None:
+            return
+        if (base_dir / LEGACY_FILE).exists():  # format 1: the whole file is the base, no delta
+            self._base_path, delta = base_dir / LEGACY_FILE, None
+        else:
+            self._base_path, delta = base_dir / BASE_FILE, _read_delta(base_dir / DELTA_FILE, dim)
+        self._base = FaissVectorStore(dim, faiss.read_index(str(self._base_path), faiss.IO_FLAG_MMAP_IFC))
+        self._base_count = len(self._base)
+        if delta is not None:
+            self._removed = set(delta.removed.tolist())
+            self._added = dict(zip(delta.ids.tolist(), delta.vectors, strict=True))
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def __len__(self) -> int:
+        return self._base_count - len(self._removed) + len(self._added)
+
+    def add(self, ids: Sequence[int], vectors: np.ndarray) -> None:
+        vecs = np.asarray(vectors, dtype=np.float32)
+        if vecs.shape != (len(ids), self._dim):
+            raise ValueError(f"expected {(len(ids), self._dim)} vectors, got {vecs.shape}")
+        for i, v in zip(ids, vecs, strict=True):
+            if int(i) in self._added or (self._in_base(int(i)) and int(i) not in self._removed):
+                raise ValueError(f"vector id {i} is already stored")
+            self._added[int(i)] = v
+
+    def remove(self, ids: Sequence[int]) -> int:
+        gone = 0
+        for i in map(int, ids):
+            if self._added.pop(i, None) is not None:
+                gone += 1
+            if i not in self._removed and self._in_base(i):
+                self._removed.add(i)
+                gone += 1
+        return gone
+
+    def get(self, ids: Sequence[int]) -> np.ndarray:
+        """Stored vectors for ``ids`` (in order); raises KeyError for an unknown id."""
+        out = np.zeros((len(ids), self._dim), dtype=np.float32)
+        from_base: list[int] = []
+        for row, i in enumerate(map(int, ids)):
+            if i in self._added:
+                out[row] = self._added[i]
+            elif i in self._removed or self._base is None:
+                raise KeyError(i)
+            else:
+                from_base.append(row)
+        if from_base and self._base is not None:
+            out[from_base] = self._base.get([int(ids[r]) for r in from_base])
+        return out
+
+    def _in_base(self, i: int) -> bool:
+        if self._base is None:
+            return False
+        try:
+            self._base.get([i])
+        except KeyError:
+            return False
+        return True
+
+    def save(self, directory: Path, exact_limit: int = EXACT_LIMIT) -> tuple[list[str], bool]:
+        """Write this version's vector files into ``directory`` (a staging folder); returns
+        (file names, whether the base file is new). The base is linked from the base version
+        while the delta stays small; otherwise a new base is written and the delta is empty."""
+        base = self._base
+        share = max(DELTA_MIN, int(DELTA_SHARE * self._base_count))
+        keep = (
+            base is not None
+            and self._base_path is not None
+            and self._base_path.name == BASE_FILE
+            and len(self._added) + len(self._removed) <= share
+            and (base.approximate or len(self) <= exact_limit)
+        )
+        if keep and self._base_path is not None:
+            link_or_copy(self._base_path, directory / BASE_FILE)
+            self._write_delta(directory / DELTA_FILE, self._base_count)
+            return [BASE_FILE, DELTA_FILE], False
+        store = (
+            FaissVectorStore.load(self._base_path)
+            if self._base_path is not None
+            else FaissVectorStore(self._dim)
+        )
+        store.remove(sorted(self._removed))
+        ids = list(self._added)
+        store.add(
+            ids, np.vstack([self._added[i] for i in ids]) if ids else np.zeros((0, self._dim), np.float32)
+        )
+        store = store.sized(exact_limit)
+        store.save(directory / BASE_FILE)
+        self._added, self._removed, self._base_count = {}, set(), len(store)
+        self._write_delta(directory / DELTA_FILE, len(store))
+        return [BASE_FILE, DELTA_FILE], True
+
+    def _write_delta(self, path: Path, base_count: int) -> None:
+        ids = np.fromiter(self._added, dtype=np.int64, count=len(self._added))
+        vectors = (
+            np.vstack([self._added[i] for i in ids.tolist()])
+            if len(ids)
+            else np.zeros((0, self._dim), np.float32)
+        )
+        removed = np.fromiter(sorted(self._removed), dtype=np.int64, count=len(self._removed))
+        with path.open("wb") as fh:
+            np.savez(
+                fh,
+                base_count=np.int64(base_count),
+                ids=ids,
+                vectors=vectors.astype(np.float32),
+                removed=removed,
+            )
+            fh.flush()
+            os.fsync(fh.fileno())
