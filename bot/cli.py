@@ -182,6 +182,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
 
     settings = _settings(args)
+    from bot.app import open_index_database
+
+    open_index_database(settings)
     if args.command == "run":
         from bot.client import run_bot
 

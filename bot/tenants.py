@@ -30,7 +30,6 @@ from index.confidence import Calibration, load_calibration
 from index.embedder import Embedder
 from index.service import BriefingService
 
-ANSWERS_FILE = "answers.sqlite3"
 FEEDBACK_FILE = "feedback.sqlite3"
 NO_CORPUS_IN_DMS = (
     "Each server has its own briefings here, so there are none to ask about in a direct message: "
@@ -181,6 +180,7 @@ class Tenants:
         return Tenant(
             guild_id,
             handlers,
-            AnswerStore(paths.data_dir / ANSWERS_FILE, keep),
+            # In the index's backend: with a database, any bot process serves the buttons.
+            AnswerStore(keep_days=keep, records=lambda: handlers.service.answer_records(keep)),
             FeedbackStore(paths.data_dir / FEEDBACK_FILE, keep, clock=self._clock),
         )
