@@ -180,7 +180,15 @@ class Tenants:
         return Tenant(
             guild_id,
             handlers,
-            # In the index's backend: with a database, any bot process serves the buttons.
-            AnswerStore(keep_days=keep, records=lambda: handlers.service.answer_records(keep)),
+            _answer_store(handlers.service, keep),
             FeedbackStore(paths.data_dir / FEEDBACK_FILE, keep, clock=self._clock),
         )
+
+
+def _answer_store(service: BriefingService, keep: int) -> AnswerStore:
+    """Answer records beside the corpus's index: a file, or (with a database) the database, where
+    every bot process finds them and serves the buttons."""
+    path = service.answers_file
+    if path is not None:
+        return AnswerStore(path, keep)
+    return AnswerStore(keep_days=keep, records=lambda: service.answer_records(keep))

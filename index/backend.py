@@ -54,22 +54,23 @@ Scores keep one meaning on both backends: cosine similarity for dense search, SQ
 BM25 (k1 1.2, b 0.75, weighted title / section / body) for lexical search, so fusion weights
 and the calibrated confidence carry over unchanged.
 
-What moves where in phase 2 (today's call -> through the interface):
+What moved where in phase 2 (the call before -> through the interface):
     service: ``layout.current_stamp()`` -> ``live_stamp()``; ``IndexVersion(dir)`` and its
         ``ManifestError | OSError | sqlite3.Error`` -> ``open_version()`` and
         ``VersionUnavailable``; ``layout.reindex_lock`` / ``lock_holder`` / ``clean_partials``
         -> ``writer()`` / ``lock_holder()`` / ``clean_abandoned()``; ``last_report.json`` ->
         ``save_report`` / ``last_report``; status's manifest -> ``VersionMeta`` (``engine``
-        replaces ``faiss_version``).
-    reindex: base ``Store`` hashes and FAISS reuse -> ``briefing_hashes()`` and
-        ``reusable_vectors()``; the staging folder, ``seal`` and ``layout.publish`` ->
-        ``begin`` / ``add_briefing`` / ``remove_briefing`` / ``seal`` / ``publish``;
-        ``layout.cleanup`` -> ``writer.cleanup``. Scanning, parsing, the rebuild decision and
-        the embedding stay as they are.
+        beside ``faiss_version``); a lost database connection -> ``IndexUnavailableError``.
     searcher: ``store.vids_where(...)`` lists of allowed vids -> a ``PassageFilter``;
         ``vectors.search`` / ``store.lexical_search`` -> ``dense_search`` / ``lexical_search``;
         ``store.passages`` + ``vectors.get`` -> ``fetch``; ``manifest.passages`` ->
         ``meta.passages``; each answer runs inside ``reading()``.
+    rollback: ``layout`` -> ``writer().previous_version`` / ``switch`` and ``open_version``.
+    reindex: the scan, parse, rebuild and refusal decisions are shared (``index.build._plan``);
+        PostgreSQL builds through ``begin`` / ``add_briefing`` / ``remove_briefing`` / ``seal`` /
+        ``publish`` and reuses vectors through ``reusable_vectors()``. Still file-specific: the
+        file backend's build of a version folder (``_start_version``, FAISS, ``seal``), which a
+        ``VersionBuilder`` over the folder would replace.
     bot: ``AnswerStore`` (SQLite file beside the index) -> ``answer_records()``.
 """
 

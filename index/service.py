@@ -185,6 +185,11 @@ class BriefingService:
                 f"the index database cannot be reached ({type(exc).__name__})"
             ) from exc
 
+    @property
+    def answers_file(self) -> Path | None:
+        """The file answer records are kept in, or None when they are in the database."""
+        return self._backend.answers_file if isinstance(self._backend, FileBackend) else None
+
     def answer_records(self, keep_days: int = 90) -> AnswerRecords:
         """Answer records beside this corpus's index (shared by every process on a database)."""
         with self._available():

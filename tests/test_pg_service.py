@@ -158,3 +158,44 @@ def test_a_service_whose_database_cannot_be_reached_says_so(tmp_path: Path, corp
     with pytest.raises(IndexUnavailableError, match="cannot be reached"):
         svc.ask("anything?")
     assert "cannot be reached" in svc.status().problems[0]
+
+
+def _tiny_eval_set(root: Path) -> Path:
+    docs = [
+        ("harbour", "Saltmere harbour", "The crane collapse closed berth seven for three weeks."),
+        ("bank", "Bank of Valmora", "The Bank of Valmora cut its policy rate to 4.50 percent in December."),
+        ("grid", "Eastvale grid", "Eastvale households will pay 12 percent more for electricity from March."),
+    ]
+    questions = [
+        ("q1", "How long was berth seven closed?", "three weeks"),
+        ("q2", "What did the Bank of Valmora set its policy rate to?", "4.50 percent"),
+        ("q3", "How much more will Eastvale households pay for electricity?", "12 percent"),
+    ]
+    root.mkdir()
+    (root / "corpus.jsonl").write_text(
+        "".join(json.dumps({"id": i, "title": t, "text": x}) + "\n" for i, t, x in docs), encoding="utf-8"
+    )
+    (root / "queries.jsonl").write_text(
+        "".join(json.dumps({"id": i, "text": q, "answers": [a]}) + "\n" for i, q, a in questions),
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_eval_on_the_database_builds_a_corpus_of_its_own_and_removes_it(
+    pg_url: str, corpus: Path, tmp_path: Path
+) -> None:
+    from index.evaluation import run_eval
+    from index.pg.database import shared_database
+
+    bot = _service(Settings(corpus_dir=corpus, index_dir=tmp_path / "index", database_url=pg_url))
+    live = bot.reindex().version
+    dataset = _tiny_eval_set(tmp_path / "tiny")
+    on_files = run_eval(dataset, embedder=FakeEmbedder(), progress=False)
+    on_db = run_eval(dataset, embedder=FakeEmbedder(), progress=False, database_url=pg_url)
+    assert on_db["engine"].startswith("postgresql") and on_files["engine"].startswith("faiss")
+    for figure in ("queries", "passages", "hit@1", "hit@5", "mrr@10", "false_abstain"):
+        assert on_db[figure] == on_files[figure], figure
+    with shared_database(pg_url).connection() as con:
+        names = [r[0] for r in con.execute("SELECT name FROM corpora ORDER BY name")]
+    assert names == ["default"] and bot.status().version == live

@@ -97,6 +97,13 @@ class PgBackend:
             ).fetchall()
         return [version_meta(r, self.db.engine) for r in rows]
 
+    def drop(self) -> None:
+        """Delete this corpus with all its versions, reports and answer records (an evaluation's
+        own corpus when it is done; never called by the bot)."""
+        with self.lock.hold("drop"), self.db.connection() as con, con.transaction():
+            con.execute("DELETE FROM answer_records WHERE corpus = %s", (self.corpus,))
+            con.execute("DELETE FROM corpora WHERE corpus_id = %s", (self.corpus_id,))
+
     # ------------------------------------------------------------------ the reindex lock
 
     def reindex_running(self) -> bool:
