@@ -8,6 +8,7 @@ without a restart, answer records shared.
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
@@ -289,3 +290,39 @@ def test_an_answer_record_put_by_one_process_is_read_by_the_other(make: MakeServ
     assert not first.answer_records().claim(key, "post")
     first.answer_records().release(key, "post")
     assert second.answer_records().claim(key, "post")
+
+
+def test_another_process_answers_alike_and_follows_a_reindex_without_a_restart(
+    make: MakeService, corpus: Path, database_url: str | None
+) -> None:
+    svc = make()
+    svc.reindex()
+    cmd = [sys.executable, "-m", "tests.ask_child", str(corpus), str(svc.config.index_dir)]
+    cmd += ["--database-url", database_url] if database_url else []
+    child = subprocess.Popen(
+        cmd, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    assert child.stdin is not None and child.stdout is not None
+
+    def ask_child(question: str) -> dict[str, object]:
+        assert child.stdin is not None and child.stdout is not None
+        child.stdin.write(question + "\n")
+        child.stdin.flush()
+        return dict(json.loads(child.stdout.readline()))
+
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        question = "How many North Korean troops are in Russia?"
+        ours = svc.ask(question, k=5)
+        theirs = ask_child(question)
+        assert theirs["version"] == ours.index_version
+        assert theirs["quotes"] == [[q.passage_id, q.briefing_id, q.score] for q in ours.quotes]
+        (corpus / f"{IRAN}.txt").unlink()
+        version = svc.reindex().version
+        after = ask_child(question)
+        assert after["version"] == version
+        assert all(bid != IRAN for _, bid, _ in after["quotes"])  # type: ignore[attr-defined]
+    finally:
+        child.stdin.close()
+        child.wait(timeout=60)
+        child.stdout.close()
