@@ -170,10 +170,6 @@ class BriefingService:
                     self._backend = _open_database_backend(self.config)
         return self._backend
 
-    @property
-    def on_database(self) -> bool:
-        return bool(self.config.database_url) or not isinstance(self._backend, FileBackend | None)
-
     @contextmanager
     def _available(self) -> Iterator[None]:
         """Turn a lost database connection into ``IndexUnavailableError`` (said in one line)."""

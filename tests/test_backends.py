@@ -164,6 +164,25 @@ def test_a_removed_briefing_is_not_quoted_after_a_reindex(service: BriefingServi
     assert all(q.briefing_id != IRAN for q in service.ask(question, k=10).quotes)
 
 
+def test_a_briefing_that_turns_unreadable_keeps_its_last_good_version(
+    service: BriefingService, corpus: Path
+) -> None:
+    (corpus / f"{IRAN}.txt").write_bytes(b"\xff\xfe broken now")
+    report = service.reindex()
+    assert [s.path for s in report.skipped] == [f"{IRAN}.txt"] and IRAN not in report.briefings_removed
+    assert service.ask("What did Iran supply to Russia?").quotes[0].briefing_id == IRAN
+    full = service.reindex(full=True)  # carried over a full rebuild too
+    assert full.full_rebuild and full.briefings_total == 12
+    assert service.ask("What did Iran supply to Russia?").quotes[0].briefing_id == IRAN
+
+
+def test_a_new_model_rebuilds_everything(make: MakeService) -> None:
+    make().reindex()
+    report = make(FakeEmbedder(name="another-model")).reindex()
+    assert report.full_rebuild and "model changed" in (report.rebuild_reason or "")
+    assert report.passages_embedded == report.passages_total
+
+
 def test_rollback_brings_the_previous_version_back(service: BriefingService, corpus: Path) -> None:
     first = service.status().version
     (corpus / WILDFIRE).unlink()
