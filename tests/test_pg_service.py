@@ -199,3 +199,12 @@ def test_eval_on_the_database_builds_a_corpus_of_its_own_and_removes_it(
     with shared_database(pg_url).connection() as con:
         names = [r[0] for r in con.execute("SELECT name FROM corpora ORDER BY name")]
     assert names == ["default"] and bot.status().version == live
+
+
+def test_making_a_servers_corpus_never_touches_the_database(tmp_path: Path, corpus: Path) -> None:
+    # Tenants are made on the event loop: the database is reached later, in a thread.
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", database_url=UNREACHABLE)
+    tenant = Tenants(settings, FakeEmbedder(), calibration=FAKE_CALIBRATION).get(None)
+    assert tenant.service.answers_file is None
+    with pytest.raises(AnswerStoreUnavailable):
+        tenant.answers.get("some-key")
