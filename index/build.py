@@ -45,7 +45,7 @@ from index.parsing import (
     ParsedDocument,
     briefing_id_for,
 )
-from index.search import reusable_vectors
+from index.search import StoredVectors, reusable_vectors
 from index.store import ADDED_KEY, Store
 from index.vectors import EXACT_LIMIT, FaissVectorStore
 from index.versions import IndexLayout, utc_now
@@ -638,7 +638,7 @@ def _embed(
     return hashes, vecs, sent_vecs, len(need)
 
 
-def _file_reuse(store: Store | None, vectors: FaissVectorStore | None) -> Reuse | None:
+def _file_reuse(store: Store | None, vectors: StoredVectors | None) -> Reuse | None:
     """Reuse from a version folder's store and vector file."""
     if store is None or vectors is None:
         return None

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -173,8 +174,14 @@ def version_meta(manifest: Manifest) -> VersionMeta:
     )
 
 
+class StoredVectors(Protocol):
+    """Any vector set that gives back stored vectors by id (KeyError for an unknown id)."""
+
+    def get(self, ids: Sequence[int]) -> np.ndarray: ...
+
+
 def reusable_vectors(
-    store: Store, vectors: FaissVectorStore, embed_hashes: Iterable[str]
+    store: Store, vectors: StoredVectors, embed_hashes: Iterable[str]
 ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
     """Vectors (and sentence vectors) a version already holds for the same embedded text and
     model, by embed hash; none when its vector file lacks some (they are all computed again)."""
