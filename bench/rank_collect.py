@@ -70,7 +70,7 @@ def collect(name: str, emb: SentenceTransformerEmbedder) -> None:
                 [stored[v] for v in vids],
                 vecs,
                 dict(lexical),
-                searcher.index.meta,
+                searcher.index.briefing,
                 options,
             )
             if vids

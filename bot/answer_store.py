@@ -1,5 +1,6 @@
-"""Answer records: what the buttons under one answer message need, kept in a small SQLite file
-(``answers.sqlite3``) under a short random key that the buttons carry in their custom ids.
+"""Answer records: what the buttons under one answer message need, kept under a short random
+key that the buttons carry in their custom ids: in a small SQLite file (``answers.sqlite3``), or
+with ``BRIEFBOT_DATABASE_URL`` in the database, where every bot process finds them.
 
 With one corpus per server each server has its own file, and each record names the server it
 was given in: a record is never used in another server.
@@ -8,14 +9,15 @@ was given in: a record is never used in another server.
 from __future__ import annotations
 
 import json
-import secrets
-import sqlite3
-import time
-from contextlib import closing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
-KEEP_ANSWERS_DAYS = 90
+from index.answer_records import KEEP_ANSWERS_DAYS, SqliteAnswerRecords
+from index.backend import AnswerRecords, IndexUnavailableError, outage_errors
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -54,46 +56,54 @@ class AnswerRecord:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-class AnswerStore:
-    """Answer records by short random key, in one SQLite file. Blocking: call from a thread."""
+class AnswerStoreUnavailable(OSError):
+    """The records cannot be reached (the database is down): the answer goes out without buttons."""
 
-    def __init__(self, path: Path, keep_days: int = KEEP_ANSWERS_DAYS) -> None:
+
+class AnswerStore:
+    """Typed answer records over the index backend's store (a SQLite file, or the shared database
+    so that any bot process can serve the buttons). Blocking: call from a thread."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        keep_days: int = KEEP_ANSWERS_DAYS,
+        *,
+        records: Callable[[], AnswerRecords] | None = None,
+    ) -> None:
+        if records is None:
+            if path is None:
+                raise ValueError("an answer store needs a file or a records backend")
+            file = SqliteAnswerRecords(path, keep_days)
+            records = lambda: file  # noqa: E731
         self.path = path
         self.keep_days = keep_days
+        self._open = records
+        self._records: AnswerRecords | None = None
 
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(self.path, timeout=10)
-        con.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, created REAL, record TEXT)")
-        con.execute("CREATE TABLE IF NOT EXISTS claims (key TEXT, what TEXT, PRIMARY KEY (key, what))")
-        return con
+    def _store(self) -> AnswerRecords:
+        if self._records is None:
+            self._records = self._open()  # the database's pool is opened on first use, in a thread
+        return self._records
+
+    def _call(self, fn: Callable[[AnswerRecords], T]) -> T:
+        lost: tuple[type[Exception], ...] = (IndexUnavailableError, *outage_errors())
+        try:
+            return fn(self._store())
+        except lost as exc:
+            raise AnswerStoreUnavailable(f"answer records unavailable: {exc}") from exc
 
     def put(self, record: AnswerRecord) -> str:
         """Store ``record`` under a new key (and forget records older than ``keep_days``)."""
-        key = secrets.token_urlsafe(8)
-        now = time.time()
-        with closing(self._connect()) as con, con:
-            con.execute("INSERT INTO answers VALUES (?, ?, ?)", (key, now, record.to_json()))
-            old = [
-                r[0]
-                for r in con.execute(
-                    "SELECT key FROM answers WHERE created < ?", (now - self.keep_days * 86400,)
-                )
-            ]
-            con.executemany("DELETE FROM answers WHERE key = ?", [(k,) for k in old])
-            con.executemany("DELETE FROM claims WHERE key = ?", [(k,) for k in old])
-        return key
+        return self._call(lambda r: r.put(record.to_json()))
 
     def claim(self, key: str, what: str) -> bool:
         """True the first time ``what`` is claimed for an answer (posting it, say), else False."""
-        with closing(self._connect()) as con, con:
-            return con.execute("INSERT OR IGNORE INTO claims VALUES (?, ?)", (key, what)).rowcount == 1
+        return self._call(lambda r: r.claim(key, what))
 
     def release(self, key: str, what: str) -> None:
-        with closing(self._connect()) as con, con:
-            con.execute("DELETE FROM claims WHERE key = ? AND what = ?", (key, what))
+        self._call(lambda r: r.release(key, what))
 
     def get(self, key: str) -> AnswerRecord | None:
-        with closing(self._connect()) as con:
-            row = con.execute("SELECT record FROM answers WHERE key = ?", (key,)).fetchone()
-        return AnswerRecord.from_json(row[0]) if row else None
+        text = self._call(lambda r: r.get(key))
+        return AnswerRecord.from_json(text) if text else None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from bot.errors import UserFacingError
 from bot.handlers import Handlers
 from bot.settings import Settings
 from bot.tenants import Tenants
 from bot.trash import Trash
+from index.backend import IndexUnavailableError
 from index.embedder import Embedder
 from index.encoders import make_embedder
 from index.service import BriefingService
@@ -38,3 +40,21 @@ def build_handlers(
 def build_tenants(settings: Settings, embedder: Embedder | None = None) -> Tenants:
     """Every server's corpus (or the shared one) over one embedder, loaded here once."""
     return Tenants(settings, embedder or build_embedder(settings))
+
+
+def open_index_database(settings: Settings) -> None:
+    """With ``BRIEFBOT_DATABASE_URL``, reach the database (and bring its tables up to date) now:
+    an unreachable or unusable one is a one-line error at start, not at the first question."""
+    if settings.database_url is None:
+        return
+    try:
+        from index.pg.database import shared_database
+    except ImportError as exc:
+        raise UserFacingError(
+            f"BRIEFBOT_DATABASE_URL is set but the PostgreSQL driver is not installed ({exc.name}): "
+            "pip install 'briefbot[postgres]'"
+        ) from None
+    try:
+        shared_database(settings.database_url.get_secret_value())
+    except IndexUnavailableError as exc:
+        raise UserFacingError(str(exc)) from None

@@ -153,11 +153,12 @@ def _dispatch(args: argparse.Namespace) -> int:
                 print(f"/{cmd['name']}: {cmd.get('description') or '(context menu)'}")
         return 0
     if args.command == "eval":
-        from bot.app import build_embedder
+        from bot.app import build_embedder, open_index_database
         from bot.progress import TerminalProgress
         from index.evaluation import run_eval
 
         settings = load_settings()
+        open_index_database(settings)  # with a database URL, the eval builds a corpus of its own there
         bars = TerminalProgress(enabled=None if not args.json else False)
         result = run_eval(
             Path(args.dataset),
@@ -171,6 +172,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             shared=Path(args.shared) if args.shared else None,
             workdir=Path(args.workdir) if args.workdir else None,
             embedder=build_embedder(settings),
+            database_url=settings.database_url.get_secret_value() if settings.database_url else None,
         )
         bars.close()
         if args.json:
@@ -182,6 +184,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
 
     settings = _settings(args)
+    from bot.app import open_index_database
+
+    open_index_database(settings)
     if args.command == "run":
         from bot.client import run_bot
 

@@ -533,9 +533,10 @@ def run_bot(settings: Settings) -> int:
             "BRIEFBOT_ALLOW_DMS has no effect with BRIEFBOT_CORPUS_PER_SERVER: direct messages have "
             "no corpus, so /ask there is refused"
         )
-    from bot.app import build_tenants
+    from bot.app import build_tenants, open_index_database
     from index.embedder import ModelNotFoundError
 
+    open_index_database(settings)
     try:
         tenants = build_tenants(settings)
     except ModelNotFoundError as exc:

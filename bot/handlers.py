@@ -27,13 +27,17 @@ from index.manifest import ManifestError, fsync_dir
 from index.models import Answer, BriefingMeta, Passage, ReindexReport
 from index.parsing import SUPPORTED_SUFFIXES, BriefingError, ParsedDocument, is_briefing_file
 from index.search import LOCAL_USER, Viewer
-from index.service import BriefingService, NoIndexError, Status
+from index.service import BriefingService, IndexUnavailableError, NoIndexError, Status
 from index.versions import ReindexBusyError
 from index.whatsnew import Digest
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 500
+INDEX_UNAVAILABLE = (
+    "The index is unavailable right now (its database cannot be reached). Try again in a few "
+    "minutes; if it lasts, tell a moderator."
+)
 UPLOAD_SUFFIXES = SUPPORTED_SUFFIXES
 UPLOAD_KINDS = ".md, .txt, .pdf, .docx, .html and .eml"
 # Attachment types that are never briefings, refused before downloading anything.
@@ -161,6 +165,8 @@ class Handlers:
             )
         except ReindexBusyError as exc:
             raise UserFacingError(_sentence(str(exc)) + " Try again when it has finished.") from exc
+        except IndexUnavailableError as exc:
+            raise UserFacingError(INDEX_UNAVAILABLE + " Nothing was changed.") from exc
         except ManifestError as exc:
             raise UserFacingError(f"Cannot roll back: {exc}.") from exc
         except (OSError, sqlite3.Error) as exc:  # a full disk, a read-only index folder
@@ -374,8 +380,12 @@ class Handlers:
         fsync_dir(target.parent)
 
     def _refuse_if_reindexing(self) -> None:
-        if self.service.reindex_running():
-            holder = self.service.layout.lock_holder()
+        try:
+            running = self.service.reindex_running()
+        except IndexUnavailableError as exc:
+            raise UserFacingError(INDEX_UNAVAILABLE) from exc
+        if running:
+            holder = self.service.lock_holder()
             raise UserFacingError(
                 _sentence(str(ReindexBusyError(holder))) + " Try again when it has finished."
             )
@@ -383,6 +393,8 @@ class Handlers:
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
+        except IndexUnavailableError as exc:
+            raise UserFacingError(INDEX_UNAVAILABLE) from exc
         except NoIndexError as exc:
             raise UserFacingError(
                 "The briefings are not indexed yet. A moderator can add one with `/briefing add`, "

@@ -338,7 +338,8 @@ def status_lines(status: Status) -> list[str]:
         kept = len(status.versions) - 1
         if kept > 0:
             lines.append(f"{kept} older version{'s' if kept != 1 else ''} kept for rollback.")
-    lines.append(f"Corpus folder: {status.corpus_dir}; index folder: {status.index_dir}.")
+    where = "index" if status.index_dir.startswith("postgresql://") else "index folder"
+    lines.append(f"Corpus folder: {status.corpus_dir}; {where}: {status.index_dir}.")
     if status.reindex_running:
         holder = status.reindex_holder
         who = holder.get("who") or f"process {holder.get('pid', '?')}"

@@ -23,6 +23,12 @@ from index.search import SearchOptions
 from index.service import ServiceConfig
 
 SERVERS_FOLDER = "servers"  # <data dir>/servers/<guild id>/: answers and feedback of one server
+ANSWERS_FILE = "answers.sqlite3"
+
+
+def corpus_key(guild_id: int | None) -> str:
+    """The name of a corpus in the database: ``default`` when shared, else ``server-<id>``."""
+    return "default" if guild_id is None else f"server-{guild_id}"
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,7 @@ class CorpusPaths:
 
     corpus_dir: Path
     index_dir: Path
-    data_dir: Path  # answers.sqlite3, feedback.sqlite3
+    data_dir: Path  # answers.sqlite3 (not with a database), feedback.sqlite3
     trash_dir: Path
     checks_file: Path | None
 
@@ -51,6 +57,9 @@ class Settings(BaseSettings):
     # where things are
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path(".briefbot/index")
+    # PostgreSQL (with pgvector) for the index, versions, reports and answer records, shared by
+    # every bot process; unset: files in index_dir.
+    database_url: SecretStr | None = None
     checks_file: Path | None = None  # default: <corpus_dir>/check_questions.jsonl
 
     # model and index
@@ -262,6 +271,9 @@ class Settings(BaseSettings):
             search=SearchOptions(k=self.top_k, candidates=self.candidates),
             verify_checksums=self.verify_checksums,
             checks_file=paths.checks_file,
+            database_url=self.database_url.get_secret_value() if self.database_url else None,
+            corpus_key=corpus_key(guild_id if self.corpus_per_server else None),
+            answers_file=paths.data_dir / ANSWERS_FILE,
         )
 
 

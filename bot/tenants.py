@@ -30,7 +30,6 @@ from index.confidence import Calibration, load_calibration
 from index.embedder import Embedder
 from index.service import BriefingService
 
-ANSWERS_FILE = "answers.sqlite3"
 FEEDBACK_FILE = "feedback.sqlite3"
 NO_CORPUS_IN_DMS = (
     "Each server has its own briefings here, so there are none to ask about in a direct message: "
@@ -181,6 +180,15 @@ class Tenants:
         return Tenant(
             guild_id,
             handlers,
-            AnswerStore(paths.data_dir / ANSWERS_FILE, keep),
+            _answer_store(handlers.service, keep),
             FeedbackStore(paths.data_dir / FEEDBACK_FILE, keep, clock=self._clock),
         )
+
+
+def _answer_store(service: BriefingService, keep: int) -> AnswerStore:
+    """Answer records beside the corpus's index: a file, or (with a database) the database, where
+    every bot process finds them and serves the buttons."""
+    path = service.answers_file
+    if path is not None:
+        return AnswerStore(path, keep)
+    return AnswerStore(keep_days=keep, records=lambda: service.answer_records(keep))

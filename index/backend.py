@@ -5,7 +5,11 @@ and ``store.py``) and PostgreSQL + pgvector (``index.pg``), chosen by ``BRIEFBOT
 ``BriefingService``, ``reindex`` and ``Searcher`` keep all the logic (scanning and parsing,
 deciding what to re-embed, fusing and reranking, abstention); a backend only stores and finds.
 
-Proposal (phase 1 of issue 13; the file backend moves behind it in phase 2):
+Phase 2 (issue 13): the answering service, the searcher, status, rollback, versions, reports
+and answer records run on either backend through this interface (``index.files_backend`` wraps
+the version folders). A PostgreSQL reindex builds through ``VersionBuilder``
+(``index.build.reindex_into``); the file backend's reindex still writes its version folder
+itself (``index.build.reindex``), sharing the scan, parse, rebuild and refusal decisions.
 
 ``IndexBackend`` — one corpus's index (a folder, or one corpus in a database):
     ``live_version()`` / ``live_stamp()``  the live version id, and a cheap value that changes
@@ -14,15 +18,18 @@ Proposal (phase 1 of issue 13; the file backend moves behind it in phase 2):
     ``open_version(id) -> VersionReader``  a sealed version, for reading; raises
         ``VersionUnavailable`` when it is missing or damaged, and the service tries
         ``fallbacks(id)`` (its parents, then older, then newer versions).
-    ``versions()``, ``reindex_running()``, ``lock_holder()``, ``last_report()``,
-        ``save_report(report)``, ``answer_records()`` (``put(json) -> key``, ``get(key)``).
+    ``live_problem()``  why the live pointer is damaged (the file backend's ``CURRENT``), or None;
+    ``versions()``, ``reindex_running()``, ``lock_holder()``, ``last_report(live)`` (the latest
+        report, or the live version's own when the latest is about another one),
+        ``save_report(report)``, ``answer_records(keep_days)`` (``put(json) -> key``, ``get(key)``,
+        ``claim(key, what)`` / ``release``), ``describe()`` (where the index lives, for status).
     ``writer(who) -> ContextManager[IndexWriter]``  the cross-process (for PostgreSQL:
         cross-machine) reindex lock; raises ``ReindexBusyError`` carrying who holds it.
 
 ``IndexWriter`` — only exists while the lock is held, so nothing writes without it:
     ``clean_abandoned()``  remove what a killed build left;
-    ``begin(base, model, dim, chunker) -> VersionBuilder``  a new version beside the live one,
-        starting as a copy of ``base`` (or empty for a full rebuild);
+    ``begin(base, model, dim, chunker) -> VersionBuilder``  (``VersionWriter``) a new version
+        beside the live one, starting as a copy of ``base`` (or empty for a full rebuild);
     ``switch(version)`` (rollback), ``previous_version(version)``, ``cleanup(keep)``.
 
 ``VersionBuilder`` — ``remove_briefing(id) -> passages removed``, ``add_briefing(meta, passages,
@@ -47,27 +54,29 @@ Scores keep one meaning on both backends: cosine similarity for dense search, SQ
 BM25 (k1 1.2, b 0.75, weighted title / section / body) for lexical search, so fusion weights
 and the calibrated confidence carry over unchanged.
 
-What moves where in phase 2 (today's call -> through the interface):
+What moved where in phase 2 (the call before -> through the interface):
     service: ``layout.current_stamp()`` -> ``live_stamp()``; ``IndexVersion(dir)`` and its
         ``ManifestError | OSError | sqlite3.Error`` -> ``open_version()`` and
         ``VersionUnavailable``; ``layout.reindex_lock`` / ``lock_holder`` / ``clean_partials``
         -> ``writer()`` / ``lock_holder()`` / ``clean_abandoned()``; ``last_report.json`` ->
         ``save_report`` / ``last_report``; status's manifest -> ``VersionMeta`` (``engine``
-        replaces ``faiss_version``).
-    reindex: base ``Store`` hashes and FAISS reuse -> ``briefing_hashes()`` and
-        ``reusable_vectors()``; the staging folder, ``seal`` and ``layout.publish`` ->
-        ``begin`` / ``add_briefing`` / ``remove_briefing`` / ``seal`` / ``publish``;
-        ``layout.cleanup`` -> ``writer.cleanup``. Scanning, parsing, the rebuild decision and
-        the embedding stay as they are.
+        beside ``faiss_version``); a lost database connection -> ``IndexUnavailableError``.
     searcher: ``store.vids_where(...)`` lists of allowed vids -> a ``PassageFilter``;
         ``vectors.search`` / ``store.lexical_search`` -> ``dense_search`` / ``lexical_search``;
         ``store.passages`` + ``vectors.get`` -> ``fetch``; ``manifest.passages`` ->
         ``meta.passages``; each answer runs inside ``reading()``.
+    rollback: ``layout`` -> ``writer().previous_version`` / ``switch`` and ``open_version``.
+    reindex: the scan, parse, rebuild and refusal decisions are shared (``index.build._plan``);
+        PostgreSQL builds through ``begin`` / ``add_briefing`` / ``remove_briefing`` / ``seal`` /
+        ``publish`` and reuses vectors through ``reusable_vectors()``. Still file-specific: the
+        file backend's build of a version folder (``_start_version``, FAISS, ``seal``), which a
+        ``VersionBuilder`` over the folder would replace.
     bot: ``AnswerStore`` (SQLite file beside the index) -> ``answer_records()``.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -78,6 +87,22 @@ import numpy as np
 
 from index.models import BriefingMeta, Passage, ReindexReport
 from index.store import StoredPassage
+
+
+class IndexUnavailableError(Exception):
+    """The index's database cannot be reached (at start, or while serving): nothing is answered
+    from it until it is back."""
+
+
+@functools.cache
+def outage_errors() -> tuple[type[Exception], ...]:
+    """The errors meaning the database cannot be reached now (none without the postgres extra)."""
+    try:
+        import psycopg
+        import psycopg_pool
+    except ImportError:
+        return ()
+    return (psycopg.OperationalError, psycopg.InterfaceError, psycopg_pool.PoolTimeout)
 
 
 class VersionUnavailable(Exception):
@@ -176,26 +201,42 @@ class VersionBuilder(Protocol):
 
 class IndexWriter(Protocol):
     def clean_abandoned(self) -> list[str]: ...
-    def begin(self, base: str | None, *, model: str, dim: int, chunker: str) -> VersionBuilder: ...
     def switch(self, version: str) -> None: ...
     def previous_version(self, version: str | None) -> str | None: ...
     def cleanup(self, keep: int) -> list[str]: ...
 
 
+class VersionWriter(IndexWriter, Protocol):
+    """A writer that builds versions through ``VersionBuilder`` (PostgreSQL; the file backend's
+    reindex still writes its version folder itself, in ``index.build``)."""
+
+    def begin(self, base: str | None, *, model: str, dim: int, chunker: str) -> VersionBuilder: ...
+
+
 class AnswerRecords(Protocol):
     def put(self, record_json: str) -> str: ...
     def get(self, key: str) -> str | None: ...
+    def claim(self, key: str, what: str) -> bool: ...
+    def release(self, key: str, what: str) -> None: ...
 
 
 class IndexBackend(Protocol):
     def live_version(self) -> str | None: ...
     def live_stamp(self) -> object: ...
+    def live_problem(self) -> str | None: ...
     def open_version(self, version: str) -> VersionReader: ...
     def fallbacks(self, version: str) -> list[str]: ...
     def versions(self) -> list[VersionMeta]: ...
     def reindex_running(self) -> bool: ...
     def lock_holder(self) -> dict[str, str]: ...
     def writer(self, who: str = "") -> AbstractContextManager[IndexWriter]: ...
-    def last_report(self) -> ReindexReport | None: ...
+    def last_report(self, live: str | None = None) -> ReindexReport | None: ...
     def save_report(self, report: ReindexReport) -> None: ...
-    def answer_records(self) -> AnswerRecords: ...
+    def answer_records(self, keep_days: int = 90) -> AnswerRecords: ...
+    def describe(self) -> str: ...
+
+
+class BuildingBackend(IndexBackend, Protocol):
+    """A backend whose versions are built through the interface (``index.build.reindex_into``)."""
+
+    def writer(self, who: str = "") -> AbstractContextManager[VersionWriter]: ...

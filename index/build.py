@@ -13,13 +13,22 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from index.backend import (
+    BuildingBackend,
+    IndexBackend,
+    VersionBuilder,
+    VersionMeta,
+    VersionReader,
+    VersionUnavailable,
+    VersionWriter,
+)
 from index.chunking import ChunkOptions, make_passages
 from index.corpus import CorpusUnavailableError, read_bytes, scan_corpus
 from index.embedder import Embedder
@@ -44,6 +53,7 @@ from index.parsing import (
     ParsedDocument,
     briefing_id_for,
 )
+from index.search import StoredVectors, reusable_vectors
 from index.store import ADDED_KEY, Store
 from index.vectors import EXACT_LIMIT
 from index.version_vectors import VersionVectors
@@ -54,6 +64,8 @@ REPORT_FILE = "report.json"
 
 # progress(stage, done, total); stages: scan, parse, embed, write
 Progress = Callable[[str, int, int], None]
+# embed hashes -> (vector, sentence vectors) already computed for them, to skip encoding again
+Reuse = Callable[[Sequence[str]], dict[str, tuple[np.ndarray, np.ndarray | None]]]
 
 
 @dataclass(frozen=True)
@@ -203,16 +215,9 @@ def _reindex_locked(
             report.warnings.append(f"live version unusable, rebuilding from scratch: {exc}")
             base_manifest, base_dir = None, None
     lap("verify")
-    if base_manifest is None:
-        report.full_rebuild, report.rebuild_reason = True, "no usable index yet"
-    elif full:
-        report.full_rebuild, report.rebuild_reason = True, "full rebuild requested"
-    elif base_manifest.model != embedder.name or base_manifest.dim != embedder.dim:
-        report.full_rebuild = True
-        report.rebuild_reason = f"model changed ({base_manifest.model} -> {embedder.name})"
-    elif base_manifest.chunker != wanted:
-        report.full_rebuild = True
-        report.rebuild_reason = "the index was built by another version of briefbot (other passage rules)"
+    reason = _rebuild_reason(base_manifest, full, embedder, wanted)
+    if reason is not None:
+        report.full_rebuild, report.rebuild_reason = True, reason
 
     base_store = (
         Store(base_dir / STORE_FILE, readonly=True, dim=base_manifest.dim)
@@ -221,160 +226,33 @@ def _reindex_locked(
     )
     try:
         indexed = base_store.briefing_hashes() if base_store is not None else {}
-        # One file may hold several briefings (an e-mail and its attachments): files are
-        # compared and replaced by path.
-        indexed_paths: dict[str, set[str]] = {}
-        bids_of: dict[str, list[str]] = {}
-        for bid, (rel_path, sha) in indexed.items():
-            indexed_paths.setdefault(rel_path, set()).add(sha)
-            bids_of.setdefault(rel_path, []).append(bid)
-
-        # 1. scan: list the corpus folder, read and hash every briefing file
-        try:
-            scan = scan_corpus(corpus_dir)
-        except CorpusUnavailableError as exc:
-            return _refuse(report, "corpus", f"{exc}; the index was left as it is", base_store, t0)
-        files = scan.files
-        report.skipped.extend(scan.skipped)
-        scanned: dict[str, _Scanned] = {}
-        unreadable: set[str] = set()  # paths
-        for i, (path, rel) in enumerate(files):
-            bid = briefing_id_for(rel)
-            identity = scan.identity.get(rel)
-            try:
-                sha = hashlib.sha256(read_bytes(path, opts.max_bytes, identity)).hexdigest()
-            except BriefingError as exc:
-                report.skipped.append(Skipped(rel, exc.reason))
-                unreadable.add(rel)
-                continue
-            if bid in scanned:
-                report.skipped.append(Skipped(rel, f"same briefing id as {scanned[bid].rel}; rename one"))
-                continue
-            scanned[bid] = _Scanned(rel, bid, path, sha, identity)
-            tick("scan", i + 1, len(files))
-        # Files in a subfolder that cannot be listed now are unreadable, not removed.
-        unreadable.update(rel for rel in indexed_paths if scan.under_unreadable(rel))
-        lap("scan")
-
-        rebuild = report.full_rebuild
-        to_parse = [s for s in scanned.values() if rebuild or indexed_paths.get(s.rel) != {s.sha256}]
-        scanned_paths = {s.rel for s in scanned.values()}
-        # A briefing that became unreadable keeps its last good version (and is reported).
-        removed = [
-            bid for bid, (rel, _) in indexed.items() if rel not in scanned_paths and rel not in unreadable
-        ]
-        lost_in_rebuild = list(removed) if rebuild else []
-        if rebuild:
-            removed = []
-        for stale in sorted((unreadable - scanned_paths) & indexed_paths.keys()):
-            report.warnings.append(f"{stale}: unreadable now; the previously indexed version is kept")
-
-        # 2. parse the new and changed files (PDF, Word, HTML, e-mail in a limited child process)
-        parsed: list[tuple[ParsedDocument, list[Passage]]] = []
-        parsed_paths: set[str] = set()
-        failed_paths: set[str] = set()  # indexed files that no longer parse: their old version stays
-        seen: set[str] = set()
-        memo = UnreadableMemo(layout.root)
-        with ExtractionSandbox(opts.extract) as sandbox:
-            for i, s in enumerate(to_parse):
-                extracted = Path(s.rel).suffix.lower() in EXTRACTED_SUFFIXES
-                known = memo.known(s.rel, s.sha256) if extracted and not full else None
-                try:
-                    if known is not None:  # refused before and unchanged since: not again
-                        raise BriefingError(known)
-                    data = read_bytes(s.path, opts.max_bytes, s.identity)
-                    docs = sandbox.parse(s.rel, data, opts.max_bytes)
-                    items = [(doc, _passages(doc, embedder, chunk_opts)) for doc in docs]
-                except Exception as exc:  # a parser bug must not stop the other files either
-                    bad = isinstance(exc, BriefingError)
-                    reason = (
-                        exc.reason
-                        if isinstance(exc, BriefingError)
-                        else f"could not be parsed ({type(exc).__name__}: {exc})"
-                    )
-                    if extracted and bad:
-                        memo.refused(s.rel, s.sha256, reason)
-                    report.skipped.append(Skipped(s.rel, reason))
-                    if s.rel in indexed_paths:
-                        failed_paths.add(s.rel)
-                        if not rebuild:
-                            report.warnings.append(f"{s.rel}: kept the previously indexed version")
-                    continue
-                parsed_paths.add(s.rel)
-                for doc, passages in items:
-                    bid = doc.meta.briefing_id
-                    if bid in seen:
-                        report.skipped.append(Skipped(s.rel, f"briefing {bid} appears twice; rename one"))
-                        continue
-                    seen.add(bid)
-                    for w in doc.meta.warnings:
-                        report.warnings.append(f"{s.rel}: {w}")
-                    parsed.append((doc, passages))
-                tick("parse", i + 1, len(to_parse))
-        memo.save()
-        lap("parse")
-
-        new_ids = {doc.meta.briefing_id for doc, _ in parsed}
-        for doc, _ in parsed:
-            if doc.meta.briefing_id in indexed and not rebuild:
-                report.briefings_changed.append(doc.meta.briefing_id)
-            else:
-                report.briefings_added.append(doc.meta.briefing_id)
-        # Briefings of a replaced file that it no longer holds (an attachment taken out).
-        replaced = [bid for rel in sorted(parsed_paths) for bid in bids_of.get(rel, [])]
-        dropped = [bid for bid in replaced if bid not in new_ids]
-        if rebuild:
-            dropped = replaced = []
-        removed = [bid for bid in removed if bid not in new_ids]
-        report.briefings_removed = sorted({*removed, *dropped})
-
-        # What a full rebuild cannot re-read comes over from the live version when it can
-        # (same model and passage rules): an unreadable briefing is kept, not lost.
-        carry: list[str] = []
-        if rebuild and base_manifest is not None and base_dir is not None:
-            keep = sorted(
-                {bid for rel in (unreadable | failed_paths) for bid in bids_of.get(rel, [])} - new_ids
-            )
-            same = base_manifest.model == embedder.name and base_manifest.dim == embedder.dim
-            if same and base_manifest.chunker == wanted:
-                carry = keep
-            else:
-                for bid in keep:
-                    report.warnings.append(
-                        f"{indexed[bid][0]}: unreadable, and its previous version cannot be kept across "
-                        f"this rebuild ({report.rebuild_reason}): it is not in the new index"
-                    )
-
-        if not rebuild and not parsed and not removed:
-            if damaged_current and base_version is not None:
+        plan = _plan(
+            corpus_dir,
+            indexed,
+            report,
+            opts,
+            embedder,
+            chunk_opts,
+            full,
+            layout.root,
+            tick,
+            guard,
+            _compatible(base_manifest, embedder, wanted),
+        )
+        lap("plan")
+        if plan.outcome != "build":
+            if plan.outcome == "unchanged" and damaged_current and base_version is not None:
                 layout.switch(base_version)  # CURRENT was damaged: point it at the version in use
-            report.changed = False
-            report.version = base_version
-            b, p = base_store.counts() if base_store is not None else (0, 0)
-            report.briefings_total, report.passages_total = b, p
-            report.formats = _format_counts(files, report.skipped, base_store)
-            report.seconds = time.perf_counter() - t0
-            report.finished_at = utc_now()
-            return report
-
-        # The briefings of the new version, to refuse losing many of them by accident.
-        after = (new_ids | set(carry)) if rebuild else ((set(indexed) - {*removed, *dropped}) | new_ids)
-        lost = sorted(set(indexed) - after - guard.deliberate)
-        if not after:
-            why = (
-                f"no briefing would be left in the index ({len(report.skipped)} file(s) skipped); "
-                "an empty index is never published"
-            )
-            return _refuse(report, "empty", why, base_store, t0)
-        if not guard.allows(len(lost), len(indexed), opts.max_shrink):
-            report.would_lose = len(lost)
-            report.briefings_removed = sorted({*report.briefings_removed, *lost_in_rebuild, *lost})
-            why = (
-                f"{len(lost)} of the {len(indexed)} indexed briefings would be removed "
-                f"(more than {opts.max_shrink:.0%}); if that is intended, run `briefbot index --allow-shrink` "
-                "or confirm in Discord"
-            )
-            return _refuse(report, "shrink", why, base_store, t0)
+            counts = base_store.counts() if base_store is not None else (0, 0)
+            return _unpublished(report, plan, counts, t0)
+        files, parsed, removed, replaced, carry = (
+            plan.files,
+            plan.parsed,
+            plan.removed,
+            plan.replaced,
+            plan.carry,
+        )
+        rebuild = report.full_rebuild
 
         # 3. build the new version beside the live one
         version = layout.new_version_id()
@@ -414,8 +292,7 @@ def _reindex_locked(
                 flat,
                 embedder,
                 opts,
-                reuse_store,
-                reuse_vectors,
+                _file_reuse(reuse_store, reuse_vectors),
                 lambda done, total: tick("embed", done, total),
             )
             report.passages_embedded = embedded
@@ -446,7 +323,7 @@ def _reindex_locked(
             if p_count != len(vectors):
                 raise RuntimeError(f"index out of step: {p_count} passages but {len(vectors)} vectors")
             store.set_info("version", version)
-            report.formats = _format_counts(files, report.skipped, store)
+            report.formats = _format_counts(files, report.skipped, store.briefing_hashes())
             store.commit()
             lap("write")
             pack_files = _finish_packs(store, staging, base_dir, version)
@@ -491,16 +368,230 @@ def _reindex_locked(
             base_store.close()
 
 
-def _refuse(report: ReindexReport, kind: str, why: str, base_store: Store | None, t0: float) -> ReindexReport:
-    """A report of what would have changed, publishing nothing: the live version stays."""
+@dataclass
+class _Plan:
+    """What a reindex will do, decided the same way for both backends: ``build`` (with what to
+    add, remove and carry over), or publish nothing (``unchanged``, ``refused``)."""
+
+    outcome: str
+    files: list[tuple[Path, str]]
+    parsed: list[tuple[ParsedDocument, list[Passage]]]
+    removed: list[str]
+    replaced: list[str]
+    carry: list[str]
+    indexed: dict[str, tuple[str, str]]
+    gone_all: bool = False  # a full rebuild: nothing of the base stays but ``carry``
+
+    def gone(self) -> list[str]:
+        """Indexed briefings an incremental build takes out (removed, or replaced by a new parse)."""
+        ids = [*self.removed, *self.replaced, *(d.meta.briefing_id for d, _ in self.parsed)]
+        return [bid for bid in dict.fromkeys(ids) if bid in self.indexed]
+
+    def hashes_after(self) -> dict[str, tuple[str, str]]:
+        """(path, sha256) of every briefing of the version it builds."""
+        if self.outcome != "build":
+            return dict(self.indexed)
+        kept = self.carry if self.gone_all else [b for b in self.indexed if b not in set(self.gone())]
+        out = {bid: self.indexed[bid] for bid in kept}
+        out.update({d.meta.briefing_id: (d.meta.path, d.meta.sha256) for d, _ in self.parsed})
+        return out
+
+
+def _plan(
+    corpus_dir: Path,
+    indexed: dict[str, tuple[str, str]],
+    report: ReindexReport,
+    opts: BuildOptions,
+    embedder: Embedder,
+    chunk_opts: ChunkOptions,
+    full: bool,
+    memo_dir: Path,
+    tick: Progress,
+    guard: _Guard,
+    base_compatible: bool | None,
+) -> _Plan:
+    """Scan the corpus folder, parse what is new or changed, and decide what the new version
+    holds (``base_compatible``: None without a usable base, else whether it has the same model
+    and passage rules, so that briefings unreadable now can be carried over a full rebuild)."""
+    # One file may hold several briefings (an e-mail and its attachments): files are
+    # compared and replaced by path.
+    indexed_paths: dict[str, set[str]] = {}
+    bids_of: dict[str, list[str]] = {}
+    for bid, (rel_path, sha) in indexed.items():
+        indexed_paths.setdefault(rel_path, set()).add(sha)
+        bids_of.setdefault(rel_path, []).append(bid)
+
+    # 1. scan: list the corpus folder, read and hash every briefing file
+    try:
+        scan = scan_corpus(corpus_dir)
+    except CorpusUnavailableError as exc:
+        return _refused(report, "corpus", f"{exc}; the index was left as it is", indexed)
+    files = scan.files
+    report.skipped.extend(scan.skipped)
+    scanned: dict[str, _Scanned] = {}
+    unreadable: set[str] = set()  # paths
+    for i, (path, rel) in enumerate(files):
+        bid = briefing_id_for(rel)
+        identity = scan.identity.get(rel)
+        try:
+            sha = hashlib.sha256(read_bytes(path, opts.max_bytes, identity)).hexdigest()
+        except BriefingError as exc:
+            report.skipped.append(Skipped(rel, exc.reason))
+            unreadable.add(rel)
+            continue
+        if bid in scanned:
+            report.skipped.append(Skipped(rel, f"same briefing id as {scanned[bid].rel}; rename one"))
+            continue
+        scanned[bid] = _Scanned(rel, bid, path, sha, identity)
+        tick("scan", i + 1, len(files))
+    # Files in a subfolder that cannot be listed now are unreadable, not removed.
+    unreadable.update(rel for rel in indexed_paths if scan.under_unreadable(rel))
+
+    rebuild = report.full_rebuild
+    to_parse = [s for s in scanned.values() if rebuild or indexed_paths.get(s.rel) != {s.sha256}]
+    scanned_paths = {s.rel for s in scanned.values()}
+    # A briefing that became unreadable keeps its last good version (and is reported).
+    removed = [bid for bid, (rel, _) in indexed.items() if rel not in scanned_paths and rel not in unreadable]
+    lost_in_rebuild = list(removed) if rebuild else []
+    if rebuild:
+        removed = []
+    for stale in sorted((unreadable - scanned_paths) & indexed_paths.keys()):
+        report.warnings.append(f"{stale}: unreadable now; the previously indexed version is kept")
+
+    # 2. parse the new and changed files (PDF, Word, HTML, e-mail in a limited child process)
+    parsed: list[tuple[ParsedDocument, list[Passage]]] = []
+    parsed_paths: set[str] = set()
+    failed_paths: set[str] = set()  # indexed files that no longer parse: their old version stays
+    seen: set[str] = set()
+    memo = UnreadableMemo(memo_dir)
+    with ExtractionSandbox(opts.extract) as sandbox:
+        for i, s in enumerate(to_parse):
+            extracted = Path(s.rel).suffix.lower() in EXTRACTED_SUFFIXES
+            known = memo.known(s.rel, s.sha256) if extracted and not full else None
+            try:
+                if known is not None:  # refused before and unchanged since: not again
+                    raise BriefingError(known)
+                data = read_bytes(s.path, opts.max_bytes, s.identity)
+                docs = sandbox.parse(s.rel, data, opts.max_bytes)
+                items = [(doc, _passages(doc, embedder, chunk_opts)) for doc in docs]
+            except Exception as exc:  # a parser bug must not stop the other files either
+                bad = isinstance(exc, BriefingError)
+                reason = (
+                    exc.reason
+                    if isinstance(exc, BriefingError)
+                    else f"could not be parsed ({type(exc).__name__}: {exc})"
+                )
+                if extracted and bad:
+                    memo.refused(s.rel, s.sha256, reason)
+                report.skipped.append(Skipped(s.rel, reason))
+                if s.rel in indexed_paths:
+                    failed_paths.add(s.rel)
+                    if not rebuild:
+                        report.warnings.append(f"{s.rel}: kept the previously indexed version")
+                continue
+            parsed_paths.add(s.rel)
+            for doc, passages in items:
+                bid = doc.meta.briefing_id
+                if bid in seen:
+                    report.skipped.append(Skipped(s.rel, f"briefing {bid} appears twice; rename one"))
+                    continue
+                seen.add(bid)
+                for w in doc.meta.warnings:
+                    report.warnings.append(f"{s.rel}: {w}")
+                parsed.append((doc, passages))
+            tick("parse", i + 1, len(to_parse))
+    memo.save()
+
+    new_ids = {doc.meta.briefing_id for doc, _ in parsed}
+    for doc, _ in parsed:
+        if doc.meta.briefing_id in indexed and not rebuild:
+            report.briefings_changed.append(doc.meta.briefing_id)
+        else:
+            report.briefings_added.append(doc.meta.briefing_id)
+    # Briefings of a replaced file that it no longer holds (an attachment taken out).
+    replaced = [bid for rel in sorted(parsed_paths) for bid in bids_of.get(rel, [])]
+    dropped = [bid for bid in replaced if bid not in new_ids]
+    if rebuild:
+        dropped = replaced = []
+    removed = [bid for bid in removed if bid not in new_ids]
+    report.briefings_removed = sorted({*removed, *dropped})
+
+    # What a full rebuild cannot re-read comes over from the live version when it can
+    # (same model and passage rules): an unreadable briefing is kept, not lost.
+    carry: list[str] = []
+    if rebuild and base_compatible is not None:
+        keep = sorted({bid for rel in (unreadable | failed_paths) for bid in bids_of.get(rel, [])} - new_ids)
+        if base_compatible:
+            carry = keep
+        else:
+            for bid in keep:
+                report.warnings.append(
+                    f"{indexed[bid][0]}: unreadable, and its previous version cannot be kept across "
+                    f"this rebuild ({report.rebuild_reason}): it is not in the new index"
+                )
+
+    if not rebuild and not parsed and not removed:
+        return _Plan("unchanged", files, parsed, removed, replaced, carry, indexed)
+
+    # The briefings of the new version, to refuse losing many of them by accident.
+    after = (new_ids | set(carry)) if rebuild else ((set(indexed) - {*removed, *dropped}) | new_ids)
+    lost = sorted(set(indexed) - after - guard.deliberate)
+    if not after:
+        why = (
+            f"no briefing would be left in the index ({len(report.skipped)} file(s) skipped); "
+            "an empty index is never published"
+        )
+        return _refused(report, "empty", why, indexed)
+    if not guard.allows(len(lost), len(indexed), opts.max_shrink):
+        report.would_lose = len(lost)
+        report.briefings_removed = sorted({*report.briefings_removed, *lost_in_rebuild, *lost})
+        why = (
+            f"{len(lost)} of the {len(indexed)} indexed briefings would be removed "
+            f"(more than {opts.max_shrink:.0%}); if that is intended, run `briefbot index --allow-shrink` "
+            "or confirm in Discord"
+        )
+        return _refused(report, "shrink", why, indexed)
+    return _Plan("build", files, parsed, removed, replaced, carry, indexed, gone_all=rebuild)
+
+
+def _refused(report: ReindexReport, kind: str, why: str, indexed: dict[str, tuple[str, str]]) -> _Plan:
+    """Publish nothing, and say why (the report still lists what would have changed)."""
     report.refused, report.refused_kind = why, kind
+    return _Plan("refused", [], [], [], [], [], indexed)
+
+
+def _unpublished(report: ReindexReport, plan: _Plan, counts: tuple[int, int], t0: float) -> ReindexReport:
+    """The report of a reindex that published nothing: the live version stays."""
     report.changed = False
     report.version = report.previous_version
-    b, p = base_store.counts() if base_store is not None else (0, 0)
-    report.briefings_total, report.passages_total = b, p
+    report.briefings_total, report.passages_total = counts
+    if plan.outcome == "unchanged":
+        report.formats = _format_counts(plan.files, report.skipped, plan.indexed)
     report.seconds = time.perf_counter() - t0
     report.finished_at = utc_now()
     return report
+
+
+def _rebuild_reason(
+    base: VersionMeta | Manifest | None, full: bool, embedder: Embedder, wanted: str
+) -> str | None:
+    """Why a reindex must rebuild every briefing rather than update the live version, or None."""
+    if base is None:
+        return "no usable index yet"
+    if full:
+        return "full rebuild requested"
+    if base.model != embedder.name or base.dim != embedder.dim:
+        return f"model changed ({base.model} -> {embedder.name})"
+    if base.chunker != wanted:
+        return "the index was built by another version of briefbot (other passage rules)"
+    return None
+
+
+def _compatible(base: VersionMeta | Manifest | None, embedder: Embedder, wanted: str) -> bool | None:
+    """None without a base; else whether its passages and vectors could be kept as they are."""
+    if base is None:
+        return None
+    return base.model == embedder.name and base.dim == embedder.dim and base.chunker == wanted
 
 
 def _passages(doc: ParsedDocument, embedder: Embedder, chunk_opts: ChunkOptions) -> list[Passage]:
@@ -518,7 +609,7 @@ def format_of(rel_path: str) -> str:
 
 
 def _format_counts(
-    files: list[tuple[Path, str]], skipped: list[Skipped], store: Store | None
+    files: list[tuple[Path, str]], skipped: list[Skipped], hashes: dict[str, tuple[str, str]] | None
 ) -> dict[str, dict[str, int]]:
     """Per format: files in the corpus, briefings in the index, files skipped by this run."""
     out: dict[str, dict[str, int]] = {}
@@ -530,8 +621,8 @@ def _format_counts(
         row(format_of(rel))["files"] += 1
     for s in skipped:
         row(format_of(s.path))["skipped"] += 1
-    if store is not None:
-        for path, _ in store.briefing_hashes().values():
+    if hashes is not None:
+        for path, _ in hashes.values():
             row(format_of(path))["briefings"] += 1
     return dict(sorted(out.items()))
 
@@ -540,8 +631,7 @@ def _embed(
     flat: list[tuple[BriefingMeta, Passage]],
     embedder: Embedder,
     opts: BuildOptions,
-    reuse_store: Store | None,
-    reuse_vectors: VersionVectors | None,
+    reuse: Reuse | None,
     progress: Callable[[int, int], None],
 ) -> tuple[list[str], np.ndarray, list[np.ndarray | None], int]:
     """Vectors for new passages (and their sentences), reusing those of the previous version
@@ -551,18 +641,11 @@ def _embed(
     hashes = [embed_hash(embedder.name, t) for t in texts]
     vecs = np.zeros((len(texts), embedder.dim), dtype=np.float32)
     sent_vecs: list[np.ndarray | None] = [None] * len(texts)
-    reusable = reuse_store.vids_by_embed_hash(hashes) if reuse_store is not None else {}
+    reusable = reuse(hashes) if reuse is not None else {}
     need = [i for i, h in enumerate(hashes) if h not in reusable]
-    if reusable and reuse_vectors is not None and reuse_store is not None:
-        have = [i for i, h in enumerate(hashes) if h in reusable]
-        old = reuse_store.passages([reusable[hashes[i]] for i in have])
-        try:
-            vecs[have] = reuse_vectors.get([reusable[hashes[i]] for i in have])
-        except KeyError:
-            need = list(range(len(texts)))
-        for i in have:
-            sp = old.get(reusable[hashes[i]])
-            sent_vecs[i] = sp.sentence_vectors if sp is not None else None
+    for i, h in enumerate(hashes):
+        if h in reusable:
+            vecs[i], sent_vecs[i] = reusable[h]
     # Every sentence is embedded on its own too (no title or section context, so one-sentence
     # passages are not favoured): a question usually matches one sentence, and the best one is
     # scored and highlighted.
@@ -595,6 +678,13 @@ def _embed(
         for i, first, count in jobs:
             sent_vecs[i] = sv[first : first + count]
     return hashes, vecs, sent_vecs, len(need)
+
+
+def _file_reuse(store: Store | None, vectors: StoredVectors | None) -> Reuse | None:
+    """Reuse from a version folder's store and vector file."""
+    if store is None or vectors is None:
+        return None
+    return lambda hashes: reusable_vectors(store, vectors, hashes)
 
 
 def _start_version(
@@ -647,19 +737,171 @@ def _finish_packs(store: Store, staging: Path, base_dir: Path | None, version: s
     return [f"{PACKS_DIR}/{name}" for name in sorted(used)]
 
 
-def rollback(layout: IndexLayout, who: str = "", to: str | None = None) -> tuple[str, str]:
-    """Make the previous version (or the kept version ``to``) live again; returns
-    (from_version, to_version)."""
-    with layout.reindex_lock(who):
-        current = layout.live_version()
-        target = to if to is not None else layout.previous_version(current)
+def rollback(backend: IndexBackend, who: str = "", to: str | None = None) -> tuple[str, str]:
+    """Make the previous version (or the kept version ``to``) live again, on either backend;
+    returns (from_version, to_version)."""
+    with backend.writer(who) as writer:
+        current = backend.live_version()
+        target = to if to is not None else writer.previous_version(current)
         if current is None or target is None:
             raise ManifestError("no older index version to roll back to")
         if target == current:
             raise ManifestError(f"{target} is already the live version")
-        if target not in {v.version for v in layout.versions() if v.manifest is not None}:
+        if target not in {v.version for v in backend.versions()}:
             raise ManifestError(f"{target} is not a kept index version")
-        target_dir = layout.version_dir(target)
-        verify(target_dir, read_manifest(target_dir))
-        layout.switch(target)
+        try:  # complete and undamaged (the file backend checks its checksums)
+            backend.open_version(target).close()
+        except VersionUnavailable as exc:
+            raise ManifestError(str(exc)) from exc
+        writer.switch(target)
         return current, target
+
+
+def reindex_into(
+    corpus_dir: Path,
+    backend: BuildingBackend,
+    embedder: Embedder,
+    options: BuildOptions | None = None,
+    *,
+    memo_dir: Path,
+    full: bool = False,
+    progress: Progress | None = None,
+    who: str = "",
+    allow_shrink: bool = False,
+    deliberate: Collection[str] = (),
+    confirmed_loss: int | None = None,
+) -> ReindexReport:
+    """``reindex`` into a backend that builds versions through ``VersionBuilder`` (PostgreSQL):
+    the same decisions (what changed, what to re-embed, what to refuse), the same report. The
+    new version is built beside the live one and published in one step; ``memo_dir`` is a local
+    folder remembering files that could not be read. Raises ``ReindexBusyError`` if another
+    reindex (on any machine) holds the corpus's lock."""
+    opts = options or BuildOptions()
+    guard = _Guard(allow_shrink, frozenset(deliberate), confirmed_loss)
+    with backend.writer(who) as writer:
+        report = _reindex_through(
+            corpus_dir, backend, writer, embedder, opts, memo_dir, full, progress, guard
+        )
+    report.cap()
+    return report
+
+
+def _reindex_through(
+    corpus_dir: Path,
+    backend: BuildingBackend,
+    writer: VersionWriter,
+    embedder: Embedder,
+    opts: BuildOptions,
+    memo_dir: Path,
+    full: bool,
+    progress: Progress | None,
+    guard: _Guard,
+) -> ReindexReport:
+    t0 = time.perf_counter()
+    tick = progress or (lambda stage, done, total: None)
+    abandoned = writer.clean_abandoned()
+    chunk_opts = dataclasses.replace(opts.chunk, max_tokens=embedder.max_tokens)
+    wanted = signature(opts, embedder)
+    base_version = backend.live_version()
+    report = ReindexReport(version=None, previous_version=base_version)
+    if abandoned:
+        report.warnings.append(f"removed what an interrupted reindex left: {', '.join(abandoned)}")
+    base: VersionReader | None = None
+    if base_version is not None:
+        try:
+            base = backend.open_version(base_version)
+        except VersionUnavailable as exc:
+            report.warnings.append(f"live version unusable, rebuilding from scratch: {exc}")
+    try:
+        reason = _rebuild_reason(base.meta if base else None, full, embedder, wanted)
+        if reason is not None:
+            report.full_rebuild, report.rebuild_reason = True, reason
+        indexed = base.briefing_hashes() if base is not None else {}
+        compatible = _compatible(base.meta if base else None, embedder, wanted)
+        plan = _plan(
+            corpus_dir, indexed, report, opts, embedder, chunk_opts, full, memo_dir, tick, guard, compatible
+        )
+        if plan.outcome != "build":
+            return _unpublished(report, plan, base.counts() if base else (0, 0), t0)
+        rebuild = report.full_rebuild
+        builder = writer.begin(
+            base_version if base is not None and not rebuild else None,
+            model=embedder.name,
+            dim=embedder.dim,
+            chunker=wanted,
+        )
+        try:
+            _build_version(builder, base, plan, report, embedder, opts, full, tick)
+            report.version = builder.version
+            report.briefings_total, report.passages_total = builder.counts()
+            report.formats = _format_counts(plan.files, report.skipped, plan.hashes_after())
+            report.seconds = time.perf_counter() - t0
+            report.finished_at = utc_now()
+            report.cap()
+            builder.seal(report)
+            builder.publish()
+            tick("write", 1, 1)
+        except BaseException:
+            builder.abort()
+            raise
+        writer.cleanup(opts.keep_versions)
+        return report
+    finally:
+        if base is not None:
+            base.close()
+
+
+def _build_version(
+    builder: VersionBuilder,
+    base: VersionReader | None,
+    plan: _Plan,
+    report: ReindexReport,
+    embedder: Embedder,
+    opts: BuildOptions,
+    full: bool,
+    tick: Progress,
+) -> None:
+    """Fill a new version: take out what went, carry over what a rebuild cannot re-read, add
+    what was parsed (with vectors reused where the embedded text is unchanged)."""
+    now = utc_now()
+    if not plan.gone_all:
+        for bid in plan.gone():
+            report.passages_removed += builder.remove_briefing(bid)
+    elif plan.carry and base is not None:
+        for bid in plan.carry:
+            meta = base.briefing(bid)
+            passages = base.briefing_passages(bid)
+            stored, vecs = base.fetch([p.vid for p in passages])
+            if meta is not None and len(stored) == len(passages):
+                builder.add_briefing(
+                    meta,
+                    [sp.passage for sp in stored],
+                    [sp.embed_hash for sp in stored],
+                    vecs,
+                    [sp.sentence_vectors for sp in stored],
+                    now,
+                )
+    # A full rebuild someone asked for re-embeds everything (a suspect vector, a changed model
+    # package under the same name).
+    reuse = (
+        base.reusable_vectors if base is not None and base.meta.model == embedder.name and not full else None
+    )
+    flat = [(doc.meta, passage) for doc, passages in plan.parsed for passage in passages]
+    hashes, all_vecs, sent_vecs, embedded = _embed(
+        flat, embedder, opts, reuse, lambda done, total: tick("embed", done, total)
+    )
+    report.passages_embedded = embedded
+    tick("write", 0, 1)
+    offset = 0
+    for doc, passages in plan.parsed:
+        n = len(passages)
+        builder.add_briefing(
+            doc.meta,
+            passages,
+            hashes[offset : offset + n],
+            all_vecs[offset : offset + n],
+            sent_vecs[offset : offset + n],
+            now,
+        )
+        offset += n
+        report.passages_added += n

@@ -295,8 +295,11 @@ def build_eval_service(
     embedder: Embedder,
     progress: Callable[[str, int, int], None] | None = None,
     build: BuildOptions | None = None,
+    database_url: str | None = None,
+    corpus_key: str = "eval",
 ) -> tuple[BriefingService, dict[str, str]]:
-    """Index an evaluation set's corpus in ``workdir`` with the product's own pipeline."""
+    """Index an evaluation set's corpus in ``workdir`` with the product's own pipeline (into the
+    PostgreSQL database at ``database_url`` as corpus ``corpus_key``, when given)."""
     corpus_dir = workdir / "corpus"
     file_to_doc = write_corpus(eval_set.corpus, corpus_dir)
     for rel, text in eval_set.files.items():
@@ -304,7 +307,13 @@ def build_eval_service(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     # Questions are not dated: "today" is after every document, so "latest" means newest.
-    config = ServiceConfig(corpus_dir, workdir / "index", build=build or BuildOptions())
+    config = ServiceConfig(
+        corpus_dir,
+        workdir / "index",
+        build=build or BuildOptions(),
+        database_url=database_url,
+        corpus_key=corpus_key,
+    )
     service = BriefingService(config, embedder, today=date.today)
     service.reindex(progress=progress)
     return service, file_to_doc
@@ -323,39 +332,78 @@ def run_eval(
     workdir: Path | None = None,
     embedder: Embedder | None = None,
     shared: Path | None = None,
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     """Index ``dataset`` into a temporary index (or ``workdir``, kept and updated incrementally),
-    ask every question, return the figures."""
+    ask every question, return the figures.
+
+    With ``database_url`` the index is built in PostgreSQL, as a corpus of its own named after
+    the set (``eval-<set>``; with a temporary folder, a fresh one removed at the end), so the bot's
+    own corpora in the same database are never touched."""
     eval_set = load_any(dataset, limit, shared)
     emb = embedder or SentenceTransformerEmbedder(model)
     with tempfile.TemporaryDirectory(prefix="briefbot-eval-") as tmp:
         root = workdir or Path(tmp)
+        key = f"eval-{eval_set.name}" + ("" if workdir else f"-{Path(tmp).name}")
         t0 = time.perf_counter()
-        service, file_to_doc = build_eval_service(eval_set, root, emb, index_progress)
-        index_seconds = time.perf_counter() - t0
-        results = evaluate(service, eval_set.queries, k=k, progress=progress)
-        off_results: list[QueryResult] | None = None
-        if offtopic is not None:
-            off_queries = [
-                EvalQuery(f"offtopic-{i}", str(r["text"]), answerable=False)
-                for i, r in enumerate(_jsonl(offtopic))
-            ]
-            if limit is not None:
-                off_queries = off_queries[:limit]
-            off_results = evaluate(service, off_queries, k=k, progress=progress)
-        data = summarise(results, off_results, file_to_doc)
-        data["dataset"] = eval_set.name
-        data["passages"] = service.status().passages
-        data["index_seconds"] = round(index_seconds, 1)
-        if dump is not None:
-            dump_results(results + (off_results or []), dump)
-        return data
+        service, file_to_doc = build_eval_service(
+            eval_set, root, emb, index_progress, database_url=database_url, corpus_key=key
+        )
+        try:
+            return _measure(
+                service, eval_set, file_to_doc, time.perf_counter() - t0, offtopic, limit, dump, k, progress
+            )
+        finally:
+            if database_url and workdir is None:
+                drop_corpus(service)
+
+
+def drop_corpus(service: BriefingService) -> None:
+    """Remove a database corpus and everything in it (an evaluation's own, when it is done)."""
+    from index.pg.backend import PgBackend
+
+    backend = service.backend
+    if isinstance(backend, PgBackend):
+        backend.drop()
+
+
+def _measure(
+    service: BriefingService,
+    eval_set: EvalSet,
+    file_to_doc: dict[str, str],
+    index_seconds: float,
+    offtopic: Path | None,
+    limit: int | None,
+    dump: Path | None,
+    k: int,
+    progress: bool,
+) -> dict[str, Any]:
+    """Ask every question of the set (and the off-topic ones) and sum the figures up."""
+    results = evaluate(service, eval_set.queries, k=k, progress=progress)
+    off_results: list[QueryResult] | None = None
+    if offtopic is not None:
+        off_queries = [
+            EvalQuery(f"offtopic-{i}", str(r["text"]), answerable=False)
+            for i, r in enumerate(_jsonl(offtopic))
+        ]
+        if limit is not None:
+            off_queries = off_queries[:limit]
+        off_results = evaluate(service, off_queries, k=k, progress=progress)
+    data = summarise(results, off_results, file_to_doc)
+    data["dataset"] = eval_set.name
+    data["passages"] = service.status().passages
+    data["index_seconds"] = round(index_seconds, 1)
+    data["engine"] = service.status().engine
+    if dump is not None:
+        dump_results(results + (off_results or []), dump)
+    return data
 
 
 def format_result(data: dict[str, Any]) -> str:
     """The human-readable table printed by ``briefbot eval``."""
+    engine = f" ({data['engine']})" if data.get("engine") else ""
     lines = [
-        f"{data.get('dataset', '')}: {data['queries']} questions over {data.get('passages', '?')} passages"
+        f"{data.get('dataset', '')}: {data['queries']} questions over {data.get('passages', '?')} passages{engine}"
     ]
     lines.extend(_figure_lines(data, "  "))
     for name, figures in data.get("splits", {}).items():

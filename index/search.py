@@ -7,11 +7,16 @@ shown as bands, never as raw cosine numbers.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import threading
 import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -19,18 +24,20 @@ import numpy as np
 from index.audience import EVERYONE as EVERYONE
 from index.audience import LOCAL_USER as LOCAL_USER
 from index.audience import Viewer as Viewer
+from index.backend import PassageFilter, VersionMeta, VersionReader
 from index.confidence import Calibration
 from index.dedupe import collapse_duplicates, demote_restated_takeaways
 from index.embedder import Embedder
 from index.manifest import Manifest, read_manifest, verify
 from index.models import Answer, Attribution, BriefingMeta, Passage, Quote
 from index.rerank import Candidate, RerankOptions, candidate_features, idf_weights, rerank
-from index.store import Store, query_terms
+from index.store import Store, StoredPassage, query_terms
 from index.timeparse import TimeIntent, parse_time
 from index.version_vectors import load_version_vectors
 
 STORE_FILE = "store.sqlite3"
 RELATIVE_STRONG = 0.75  # share of the best quote's confidence a strong quote needs
+ALLOWED_CACHE = 8
 
 
 @dataclass(frozen=True)
@@ -52,34 +59,154 @@ class Query:
 
 
 class IndexVersion:
-    """One complete, verified index version opened for reading."""
+    """One complete, verified index version opened for reading: the file backend's
+    ``index.backend.VersionReader`` (SQLite store + FAISS vectors in one version folder)."""
 
     def __init__(self, directory: Path, *, verify_checksums: bool = True) -> None:
         self.directory = directory
         self.manifest: Manifest = read_manifest(directory)
         verify(directory, self.manifest, checksums=verify_checksums)
         self.version = self.manifest.version
+        self.meta = version_meta(self.manifest)
         self.store = Store(directory / STORE_FILE, readonly=True, dim=self.manifest.dim)
         self.vectors = load_version_vectors(directory)
         self._metas: dict[str, BriefingMeta] = {m.briefing_id: m for m in self.store.briefings()}
         self.restricted = {bid: m.audience for bid, m in self._metas.items() if not m.is_public}
+        self._allowed: dict[PassageFilter, list[int]] = {}  # the last few filters' passages
+        self._allowed_lock = threading.Lock()
 
-    def meta(self, briefing_id: str) -> BriefingMeta | None:
+    def briefing(self, briefing_id: str) -> BriefingMeta | None:
         return self._metas.get(briefing_id)
 
     def briefings(self) -> list[BriefingMeta]:
         return list(self._metas.values())
 
+    def briefing_hashes(self) -> dict[str, tuple[str, str]]:
+        return self.store.briefing_hashes()
+
+    def counts(self) -> tuple[int, int]:
+        return self.store.counts()
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Nothing to hold: a sealed version folder never changes."""
+        return contextlib.nullcontext()
+
+    def allowed(self, where: PassageFilter) -> list[int]:
+        """The vids a filter admits (kept for the last few filters: one answer asks twice)."""
+        with self._allowed_lock:
+            found = self._allowed.get(where)
+        if found is None:
+            found = self.store.vids_where(
+                date_from=where.date_from,
+                date_to=where.date_to,
+                briefing_ids=where.briefing_ids,
+                exclude_briefings=where.exclude_briefings,
+            )
+            with self._allowed_lock:
+                while len(self._allowed) >= ALLOWED_CACHE:
+                    self._allowed.pop(next(iter(self._allowed)))
+                self._allowed[where] = found
+        return found
+
+    def dense_search(
+        self, qvec: np.ndarray, k: int, where: PassageFilter | None = None
+    ) -> list[tuple[int, float]]:
+        return self.vectors.search(qvec, k, self.allowed(where) if where is not None else None)
+
+    def lexical_search(
+        self,
+        terms: Sequence[str],
+        k: int,
+        field_weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+        where: PassageFilter | None = None,
+    ) -> list[tuple[int, float]]:
+        allowed = self.allowed(where) if where is not None else None
+        # A long list of allowed rows makes FTS5 slow: beyond a few thousand, filter afterwards.
+        only = allowed if allowed is not None and len(allowed) <= 5000 else None
+        found = self.store.lexical_search(terms, k, field_weights, only)
+        if allowed is not None and only is None:
+            ok = set(allowed)
+            found = [(v, s) for v, s in found if v in ok]
+        return found
+
+    def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        return self.store.document_frequencies(terms)
+
+    def fetch(self, vids: Sequence[int]) -> tuple[list[StoredPassage], np.ndarray]:
+        stored = self.store.passages(vids)
+        found = [v for v in vids if v in stored]
+        return [stored[v] for v in found], self.vectors.get(found)
+
+    def passage_by_id(self, passage_id: str) -> StoredPassage | None:
+        return self.store.passage_by_id(passage_id)
+
+    def neighbours(self, briefing_id: str, ordinal: int, before: int = 1, after: int = 1) -> list[Passage]:
+        return self.store.neighbours(briefing_id, ordinal, before, after)
+
+    def briefing_passages(self, briefing_id: str) -> list[Passage]:
+        return self.store.briefing_passages(briefing_id)
+
+    def iter_passages(self) -> Iterator[StoredPassage]:
+        return self.store.iter_passages()
+
+    def reusable_vectors(
+        self, embed_hashes: Iterable[str]
+    ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+        return reusable_vectors(self.store, self.vectors, embed_hashes)
+
     def close(self) -> None:
         self.store.close()
 
 
+def version_meta(manifest: Manifest) -> VersionMeta:
+    return VersionMeta(
+        version=manifest.version,
+        created_at=manifest.created_at,
+        model=manifest.model,
+        dim=manifest.dim,
+        chunker=manifest.chunker,
+        briefings=manifest.briefings,
+        passages=manifest.passages,
+        build_seconds=manifest.build_seconds,
+        parent=manifest.parent,
+        engine=f"faiss {manifest.faiss_version}",
+    )
+
+
+class StoredVectors(Protocol):
+    """Any vector set that gives back stored vectors by id (KeyError for an unknown id)."""
+
+    def get(self, ids: Sequence[int]) -> np.ndarray: ...
+
+
+def reusable_vectors(
+    store: Store, vectors: StoredVectors, embed_hashes: Iterable[str]
+) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """Vectors (and sentence vectors) a version already holds for the same embedded text and
+    model, by embed hash; none when its vector file lacks some (they are all computed again)."""
+    by_hash = store.vids_by_embed_hash(embed_hashes)
+    if not by_hash:
+        return {}
+    hashes = list(by_hash)
+    vids = [by_hash[h] for h in hashes]
+    stored = store.passages(vids)
+    try:
+        vecs = vectors.get(vids)
+    except KeyError:
+        return {}
+    out: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
+    for i, (h, vid) in enumerate(zip(hashes, vids, strict=True)):
+        sp = stored.get(vid)
+        out[h] = (vecs[i], sp.sentence_vectors if sp is not None else None)
+    return out
+
+
 class Searcher:
-    """Answers questions from one ``IndexVersion`` with one embedder."""
+    """Answers questions from one index version (either backend's reader) with one embedder."""
 
     def __init__(
         self,
-        version: IndexVersion,
+        version: VersionReader,
         embedder: Embedder,
         calibration: Calibration,
         options: SearchOptions | None = None,
@@ -90,6 +217,11 @@ class Searcher:
         self.options = options or SearchOptions()
 
     def answer(self, query: Query) -> Answer:
+        """The answer to one question; every read sees the same snapshot of the version."""
+        with self.index.reading():
+            return self._answer(query)
+
+    def _answer(self, query: Query) -> Answer:
         t0 = time.perf_counter()
         today = query.today or date.today()
         intent = parse_time(query.question, today)
@@ -102,13 +234,13 @@ class Searcher:
 
         hidden = [bid for bid, aud in self.index.restricted.items() if not query.viewer.may_see(aud)]
         filtered = date_from is not None or date_to is not None or query.briefing_id is not None
-        allowed: list[int] | None = None
+        where: PassageFilter | None = None
         if filtered or hidden:
-            allowed = self.index.store.vids_where(
+            where = PassageFilter(
                 date_from=date_from,
                 date_to=date_to,
-                briefing_ids=[query.briefing_id] if query.briefing_id else None,
-                exclude_briefings=hidden,
+                briefing_ids=(query.briefing_id,) if query.briefing_id else None,
+                exclude_briefings=tuple(sorted(hidden)),
             )
 
         rerank_options = self.options.rerank
@@ -117,7 +249,7 @@ class Searcher:
                 rerank_options, date_from=intent.date_from, date_to=intent.date_to
             )
         qvec = self.embedder.encode_query(text)
-        candidates = self._candidates(text, qvec, allowed, rerank_options)
+        candidates = self._candidates(text, qvec, where, rerank_options)
         weak = not candidates or max(c.confidence for c in candidates) < self.calibration.answer_at
         explicit = query.since is not None or query.until is not None
         dated = date_from is not None or date_to is not None
@@ -127,15 +259,15 @@ class Searcher:
             # the closest passages from any date beat silence (and the answer says so).
             span = TimeIntent(date_from, date_to).describe()
             notes.append(f"No briefing {span} answers this confidently; showing matches from any date.")
-            allowed_any = (
+            where_any = (
                 None
                 if not hidden and query.briefing_id is None
-                else self.index.store.vids_where(
-                    briefing_ids=[query.briefing_id] if query.briefing_id else None,
-                    exclude_briefings=hidden,
+                else PassageFilter(
+                    briefing_ids=(query.briefing_id,) if query.briefing_id else None,
+                    exclude_briefings=tuple(sorted(hidden)),
                 )
             )
-            candidates = self._candidates(text, qvec, allowed_any, rerank_options)
+            candidates = self._candidates(text, qvec, where_any, rerank_options)
         elif dated:
             notes.append(f"Only briefings {TimeIntent(date_from, date_to).describe()}.")
 
@@ -158,32 +290,25 @@ class Searcher:
     # ------------------------------------------------------------------ steps
 
     def _candidates(
-        self, text: str, qvec: np.ndarray, allowed: list[int] | None, rerank_options: RerankOptions
+        self, text: str, qvec: np.ndarray, where: PassageFilter | None, rerank_options: RerankOptions
     ) -> list[Candidate]:
         n = self.options.candidates
-        dense = self.index.vectors.search(qvec, n, allowed)
+        dense = self.index.dense_search(qvec, n, where)
         terms = query_terms(text)
-        only = allowed if allowed is not None and len(allowed) <= 5000 else None
-        lexical = self.index.store.lexical_search(terms, n, self.options.rerank.field_weights, only)
-        if allowed is not None and only is None:
-            ok = set(allowed)
-            lexical = [(v, s) for v, s in lexical if v in ok]
+        lexical = self.index.lexical_search(terms, n, self.options.rerank.field_weights, where)
         vids = list(dict.fromkeys([v for v, _ in dense] + [v for v, _ in lexical]))
-        stored = self.index.store.passages(vids)
-        vids = [v for v in vids if v in stored]
-        if not vids:
+        stored, vecs = self.index.fetch(vids)
+        if not stored:
             return []
-        vecs = self.index.vectors.get(vids)
-        n_passages = self.index.manifest.passages
-        idf = idf_weights(terms, self.index.store.document_frequencies(terms), n_passages)
+        idf = idf_weights(terms, self.index.document_frequencies(terms), self.index.meta.passages)
         cands = candidate_features(
             text,
             qvec,
             idf,
-            [stored[v] for v in vids],
+            stored,
             vecs,
             dict(lexical),
-            self.index.meta,
+            self.index.briefing,
             rerank_options,
             dense_rank={v: i for i, (v, _) in enumerate(dense)},
         )
@@ -208,7 +333,7 @@ class Searcher:
         floor = max(self.calibration.answer_at, RELATIVE_STRONG * best_conf)
         for group in groups[:k]:
             best = self._lead(group)
-            meta = self.index.meta(best.stored.passage.briefing_id)
+            meta = self.index.briefing(best.stored.passage.briefing_id)
             if meta is None:
                 continue
             confidence = group[0].confidence
@@ -226,7 +351,7 @@ class Searcher:
             for other in group:
                 if other is best:
                     continue
-                om = self.index.meta(other.stored.passage.briefing_id)
+                om = self.index.briefing(other.stored.passage.briefing_id)
                 if om is not None:
                     quote.also_in.append(attribution(om, other.stored.passage))
             quotes.append(quote)
@@ -238,24 +363,24 @@ class Searcher:
         """The restatement a quote shows: the best-ranked one from a public briefing if there is
         one (the same words, so the answer can be shared), else the best-ranked."""
         for cand in group:
-            meta = self.index.meta(cand.stored.passage.briefing_id)
+            meta = self.index.briefing(cand.stored.passage.briefing_id)
             if meta is not None and meta.is_public:
                 return cand
         return group[0]
 
     def passage(self, passage_id: str) -> tuple[Passage, BriefingMeta] | None:
-        sp = self.index.store.passage_by_id(passage_id)
+        sp = self.index.passage_by_id(passage_id)
         if sp is None:
             return None
-        meta = self.index.meta(sp.passage.briefing_id)
+        meta = self.index.briefing(sp.passage.briefing_id)
         return (sp.passage, meta) if meta else None
 
     def context(self, passage_id: str, before: int = 1, after: int = 1) -> list[Passage]:
-        sp = self.index.store.passage_by_id(passage_id)
+        sp = self.index.passage_by_id(passage_id)
         if sp is None:
             return []
         p = sp.passage
-        return self.index.store.neighbours(p.briefing_id, p.ordinal, before, after)
+        return self.index.neighbours(p.briefing_id, p.ordinal, before, after)
 
 
 def answers_asked(cand: Candidate) -> bool:

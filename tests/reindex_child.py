@@ -1,4 +1,5 @@
-"""A reindex in a child process, for crash tests: ``python -m tests.reindex_child CORPUS INDEX_DIR``.
+"""A reindex in a child process, for crash tests: ``python -m tests.reindex_child CORPUS INDEX_DIR``
+(``--database-url URL``: into PostgreSQL, with INDEX_DIR as its local folder).
 
 It prints ``ready`` once its imports are done and just before the reindex starts (the parent
 times its kills from that line), ``stage NAME`` as the build enters each stage (scan, parse,
@@ -115,13 +116,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-delay", type=float, default=0.0, help="seconds per embedded batch")
     parser.add_argument("--keep", type=int, default=3, help="index versions to keep")
     parser.add_argument("--crash-at", choices=CRASH_POINTS)
+    parser.add_argument("--database-url")
     args = parser.parse_args(argv)
 
     embedder = SlowFakeEmbedder(args.batch_delay)
     if args.crash_at:
         install_crash(args.crash_at, embedder)
     config = ServiceConfig(
-        corpus_dir=args.corpus, index_dir=args.index_dir, build=BuildOptions(keep_versions=args.keep)
+        corpus_dir=args.corpus,
+        index_dir=args.index_dir,
+        build=BuildOptions(keep_versions=args.keep),
+        database_url=args.database_url,
     )
     service = BriefingService(config, embedder, Calibration(), today=lambda: date(2025, 3, 1))
     stages: list[str] = []

@@ -140,7 +140,7 @@ def test_questions_never_fail_and_stay_consistent_across_reindexes_and_a_rollbac
                 assert stored is not None, (answer.index_version, quote.passage_id)
                 assert stored.passage.text == quote.text
                 assert stored.passage.briefing_id == quote.briefing_id
-                assert all(index.meta(a.briefing_id) is not None for a in quote.also_in)
+                assert all(index.briefing(a.briefing_id) is not None for a in quote.also_in)
 
         # The removed briefing: quoted before the reindex that removed it, never after.
         def quoted(versions: set[str]) -> set[str]:

@@ -33,6 +33,25 @@ class PgAnswerRecords:
             )
         return key
 
+    def claim(self, key: str, what: str) -> bool:
+        """True the first time ``what`` is claimed for this corpus's record ``key``, else False
+        (also when there is no such record: nothing to act on)."""
+        with self.db.connection() as con:
+            row = con.execute(
+                "INSERT INTO answer_claims (key, what) SELECT key, %s FROM answer_records "
+                "WHERE key = %s AND corpus = %s ON CONFLICT DO NOTHING RETURNING 1",
+                (what, key, self.corpus),
+            ).fetchone()
+        return row is not None
+
+    def release(self, key: str, what: str) -> None:
+        with self.db.connection() as con:
+            con.execute(
+                "DELETE FROM answer_claims c USING answer_records r WHERE c.key = %s AND c.what = %s "
+                "AND r.key = c.key AND r.corpus = %s",
+                (key, what, self.corpus),
+            )
+
     def get(self, key: str) -> str | None:
         with self.db.connection() as con:
             row = con.execute(

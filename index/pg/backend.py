@@ -20,7 +20,7 @@ import psycopg
 from index import lineage
 from index.backend import VersionMeta, VersionUnavailable
 from index.models import ReindexReport
-from index.pg.answers import PgAnswerRecords
+from index.pg.answers import KEEP_DAYS, PgAnswerRecords
 from index.pg.builder import PgVersionBuilder, collect_garbage, switch_live
 from index.pg.database import Database
 from index.pg.lock import ReindexLock
@@ -51,6 +51,9 @@ class PgBackend:
     def __repr__(self) -> str:
         return f"PgBackend(corpus={self.corpus!r})"
 
+    def describe(self) -> str:
+        return f"{self.db.describe()} (corpus {self.corpus})"
+
     # ------------------------------------------------------------------ versions
 
     def live_version(self) -> str | None:
@@ -63,6 +66,10 @@ class PgBackend:
                 "SELECT live_version, switches FROM corpora WHERE corpus_id = %s", (self.corpus_id,)
             ).fetchone()
         return (row[0], int(row[1])) if row else (None, 0)
+
+    def live_problem(self) -> str | None:
+        """Nothing to repair: the live pointer is a column, switched in a transaction."""
+        return None
 
     def open_version(self, version: str) -> PgVersion:
         try:
@@ -89,6 +96,13 @@ class PgBackend:
                 (self.corpus_id,),
             ).fetchall()
         return [version_meta(r, self.db.engine) for r in rows]
+
+    def drop(self) -> None:
+        """Delete this corpus with all its versions, reports and answer records (an evaluation's
+        own corpus when it is done; never called by the bot)."""
+        with self.lock.hold("drop"), self.db.connection() as con, con.transaction():
+            con.execute("DELETE FROM answer_records WHERE corpus = %s", (self.corpus,))
+            con.execute("DELETE FROM corpora WHERE corpus_id = %s", (self.corpus_id,))
 
     # ------------------------------------------------------------------ the reindex lock
 
@@ -118,18 +132,24 @@ class PgBackend:
                 (self.corpus_id, self.corpus_id, KEEP_REPORTS),
             )
 
-    def last_report(self) -> ReindexReport | None:
+    def last_report(self, live: str | None = None) -> ReindexReport | None:
+        """The latest report; when it is not about the ``live`` version (the reindex was killed
+        between publishing and saving it), the live version's own build report."""
         with self.db.connection() as con:
             row = con.execute(
                 "SELECT report FROM reports WHERE corpus_id = %s ORDER BY id DESC LIMIT 1", (self.corpus_id,)
             ).fetchone()
-        if row is None:
-            return None
-        data: Any = row[0]
-        return ReindexReport.from_json(json.loads(data) if isinstance(data, str) else data)
+            last = _report(row[0]) if row else None
+            if live is None or (last is not None and last.version == live):
+                return last
+            own = con.execute(
+                "SELECT report FROM versions WHERE corpus_id = %s AND version = %s AND report IS NOT NULL",
+                (self.corpus_id, live),
+            ).fetchone()
+        return _report(own[0]) if own else last
 
-    def answer_records(self) -> PgAnswerRecords:
-        return PgAnswerRecords(self.db, self.corpus)
+    def answer_records(self, keep_days: int = KEEP_DAYS) -> PgAnswerRecords:
+        return PgAnswerRecords(self.db, self.corpus, keep_days)
 
 
 class PgWriter:
@@ -184,3 +204,7 @@ class PgWriter:
                 )
             collect_garbage(self.con, self.corpus_id)
         return doomed
+
+
+def _report(data: Any) -> ReindexReport:
+    return ReindexReport.from_json(json.loads(data) if isinstance(data, str) else data)

@@ -149,8 +149,16 @@ CREATE TABLE answer_records (
 CREATE INDEX answer_records_by_age ON answer_records (created_at);
 """
 
+_V2 = """
+CREATE TABLE answer_claims (  -- what was done once with an answer (posted to the channel, say)
+    key text NOT NULL REFERENCES answer_records ON DELETE CASCADE,
+    what text NOT NULL,
+    PRIMARY KEY (key, what)
+);
+"""
+
 # (schema version, SQL): append new steps, never edit an applied one.
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1),)
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
 LATEST = MIGRATIONS[-1][0]
 
 
