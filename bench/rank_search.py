@@ -11,6 +11,7 @@ held-out splits, and only tune questions are ever used to fit or choose anything
 from __future__ import annotations
 
 import math
+import os
 import pickle
 import sys
 from collections.abc import Callable
@@ -22,7 +23,7 @@ import numpy as np
 from index.answer_type import asked_for, has_answer_type
 from index.rerank import answer_sentence, stems
 
-CACHE = Path("/tmp/briefbot-rank")
+CACHE = Path(os.environ.get("BRIEFBOT_RANK_CACHE", "/tmp/briefbot-rank"))
 SETS = ["squad2-dev-tune", "realtimeqa-2022", "natural"]
 
 # Feature columns built for every candidate (see ``rows``).

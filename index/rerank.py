@@ -21,7 +21,8 @@ import Stemmer
 
 from index.answer_type import Asked, asked_for, has_answer_type
 from index.models import BriefingMeta
-from index.store import StoredPassage
+from index.question_signals import missing_share, question_names, unknown_share
+from index.store import StoredPassage, query_terms
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _stemmer = Stemmer.Stemmer("english")
@@ -124,9 +125,13 @@ def candidate_features(
     meta_of: Callable[[str], BriefingMeta | None],
     options: RerankOptions,
     dense_rank: Mapping[int, int] | None = None,
+    df: Mapping[str, int] | None = None,
+    n_docs: int = 0,
 ) -> list[Candidate]:
     """Feature dicts for candidates (unscored, unsorted). ``dense_rank`` is each passage's
-    place in the dense result list (lexical places follow from ``lexical``'s scores)."""
+    place in the dense result list (lexical places follow from ``lexical``'s scores); ``df``
+    and ``n_docs`` (the corpus's document frequencies and size) give the question-level
+    vocabulary signal."""
     cos = vectors @ qvec
     total_w = sum(idf.values()) or 1.0
     max_bm25 = max(lexical.values(), default=0.0) or 1.0
@@ -134,6 +139,9 @@ def candidate_features(
     dense_rank = dense_rank or {}
     q_names, q_numbers = question_entities(question)
     asked = asked_for(question)
+    terms = query_terms(question)
+    unknown = unknown_share(terms, df, n_docs) if df is not None else 0.0
+    names = question_names(question, terms, (sp.passage.text for sp in stored))
     out: list[Candidate] = []
     for i, sp in enumerate(stored):
         p = sp.passage
@@ -174,6 +182,9 @@ def candidate_features(
             "missing_names": _missing(q_names, p.text, meta.title if meta else ""),
             "missing_numbers": _missing(q_numbers, p.text, ""),
             "is_bullet": 1.0 if p.kind == "bullet" else 0.0,
+            "unknown": unknown,
+            "n_names": float(len(names)),
+            "names_missing": missing_share(names, p.text + " " + (meta.title if meta else "")),
         }
         cand = Candidate(stored=sp, vector=vectors[i], features=feats)
         if len(p.sentences) > 1:
@@ -186,17 +197,25 @@ def candidate_features(
         feats["type_missing"] = 1.0 - feats["type_ok"]
         feats["type_missing_sentence"] = 1.0 - feats["type_ok_sentence"]
         out.append(cand)
-    # Briefing-level signals: the best passage and the best sentence of the same briefing.
+    # Briefing-level signals: the best passage and the best sentence of the same briefing, and
+    # the question's names that none of its candidate passages mentions.
     best_dense: dict[str, float] = {}
     best_sentence: dict[str, float] = {}
+    briefing_text: dict[str, list[str]] = {}
     for cand in out:
         bid = cand.stored.passage.briefing_id
         best_dense[bid] = max(best_dense.get(bid, -1.0), cand.features["dense"])
         best_sentence[bid] = max(best_sentence.get(bid, -1.0), cand.features["sentence"])
+        briefing_text.setdefault(bid, []).append(cand.stored.passage.text)
+    for bid, texts in briefing_text.items():
+        meta = meta_of(bid)
+        texts.append(meta.title if meta else "")
+    names_missing_briefing = {bid: missing_share(names, " ".join(t)) for bid, t in briefing_text.items()}
     for cand in out:
         bid = cand.stored.passage.briefing_id
         cand.features["doc"] = best_dense[bid]
         cand.features["doc_sent"] = best_sentence[bid]
+        cand.features["names_missing_briefing"] = names_missing_briefing[bid]
     return out
 
 

@@ -176,7 +176,8 @@ class Searcher:
             return []
         vecs = self.index.vectors.get(vids)
         n_passages = self.index.manifest.passages
-        idf = idf_weights(terms, self.index.store.document_frequencies(terms), n_passages)
+        df = self.index.store.document_frequencies(terms)
+        idf = idf_weights(terms, df, n_passages)
         cands = candidate_features(
             text,
             qvec,
@@ -187,6 +188,8 @@ class Searcher:
             self.index.meta,
             rerank_options,
             dense_rank={v: i for i, (v, _) in enumerate(dense)},
+            df=df,
+            n_docs=n_passages,
         )
         rerank(cands, rerank_options)
         for c in cands:
