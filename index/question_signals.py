@@ -37,19 +37,33 @@ def question_names(question: str, terms: Sequence[str], texts: Iterable[str]) ->
         m.group(0).lower() for m in _WORD.finditer(question) if m.start() > 0 and m.group(0)[0].isupper()
     }
     names &= set(words)
-    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.IGNORECASE)
     capital: dict[str, int] = {}
     seen: dict[str, int] = {}
     for text in texts:
-        for m in pattern.finditer(text):
-            before = text[max(0, m.start() - 3) : m.start()]
-            if m.start() == 0 or _SENTENCE_END.search(before) or "\n" in before:
-                continue  # a sentence's first word is capitalised whatever it is
-            word = m.group(0).lower()
-            seen[word] = seen.get(word, 0) + 1
-            capital[word] = capital.get(word, 0) + m.group(0)[0].isupper()
+        lower = _lower_same_length(text)
+        for word in words:
+            at = lower.find(word)
+            while at != -1:
+                end = at + len(word)
+                whole = (at == 0 or not lower[at - 1].isalnum()) and (
+                    end == len(lower) or not lower[end].isalnum()
+                )
+                before = text[max(0, at - 3) : at]
+                # A sentence's first word is capitalised whatever it is.
+                if whole and at > 0 and not _SENTENCE_END.search(before) and "\n" not in before:
+                    seen[word] = seen.get(word, 0) + 1
+                    capital[word] = capital.get(word, 0) + text[at].isupper()
+                at = lower.find(word, end)
     names.update(w for w, n in seen.items() if capital.get(w, 0) >= NAME_SHARE * n)
     return names
+
+
+def _lower_same_length(text: str) -> str:
+    """``text`` in lower case, character for character (so offsets match the original)."""
+    lower = text.lower()
+    if len(lower) == len(text):
+        return lower
+    return "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
 
 
 def missing_share(names: set[str], text: str) -> float:

@@ -88,3 +88,9 @@ def test_a_passage_without_the_asked_name_scores_it_missing(service: BriefingSer
     assert with_name and without
     assert all(c.features["names_missing"] < 1 for c in with_name)
     assert all(c.features["names_missing"] > 0 for c in without)
+
+
+def test_a_letter_that_lower_cases_to_two_does_not_shift_the_names() -> None:
+    question = "who runs corvane?"
+    texts = ["İstanbul officials met the Corvane board, and Corvane said so."]
+    assert question_names(question, query_terms(question), texts) == {"corvane"}
