@@ -53,11 +53,17 @@ BASE = [
     "type_missing",
     "type_missing_sentence",
 ]
+NAMES = ["names_missing", "names_missing_briefing"]
+PEAK = ["dense_peak", "top_briefing"]
 FEATURE_SETS = {
     "base": BASE,
     "vocab": [*BASE, "unknown"],
-    "names": [*BASE, "names_missing", "names_missing_briefing"],
-    "vocab+names": [*BASE, "unknown", "names_missing", "names_missing_briefing"],
+    "names": [*BASE, *NAMES],
+    "peak": [*BASE, *PEAK],
+    "personal": [*BASE, "personal"],
+    "names+peak": [*BASE, *NAMES, *PEAK],
+    "names+peak+personal": [*BASE, *NAMES, *PEAK, "personal"],
+    "all": [*BASE, "unknown", *NAMES, *PEAK, "personal"],
 }
 KINDS = ("answerable", "unanswerable", "near_miss", "off_topic")
 
@@ -211,7 +217,7 @@ if __name__ == "__main__":
     elif cmd == "fit":
         write(
             all_rows,
-            sys.argv[2] if len(sys.argv) > 2 else "vocab+names",
+            sys.argv[2] if len(sys.argv) > 2 else "all",
             sys.argv[3] if len(sys.argv) > 3 else "hits",
         )
     else:

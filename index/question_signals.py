@@ -4,7 +4,8 @@ An off-topic team question ("what's the guest wifi password?") uses words the br
 use; a near-miss names the right people and topics but asks for a fact that no passage states,
 so the names or numbers it asks about are missing from the passage that matches it best. Chat
 is written in lower case, so a question word counts as a name when the briefings write it with
-a capital (or the question does).
+a capital (or the question does). And the shape of the dense results: a question the briefings
+answer finds a few close passages of one briefing, an off-topic one many alike from everywhere.
 """
 
 from __future__ import annotations
@@ -16,6 +17,12 @@ from collections.abc import Iterable, Mapping, Sequence
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _SENTENCE_END = re.compile(r"[.!?:\"“”'’)\]]\s*$")
 NAME_SHARE = 0.6  # share of a word's mid-sentence occurrences written with a capital
+PEAK_DEPTH = 50  # dense results the peak is measured against
+# The asker or the team as the subject ("how many vacation days do I have left?", "who's on call
+# for us?"): what a team asks in chat about itself, which briefings do not cover.
+_PERSONAL = re.compile(
+    r"\b(?:i|i'm|im|i've|i'd|my|me|mine|we|we're|our|ours|you|your|someone|anyone|anybody|somebody)\b", re.I
+)
 
 
 def unknown_share(terms: Sequence[str], df: Mapping[str, int], n_docs: int) -> float:
@@ -72,3 +79,23 @@ def missing_share(names: set[str], text: str) -> float:
         return 0.0
     present = {m.group(0).lower() for m in _WORD.finditer(text)}
     return sum(1 for n in names if n not in present) / len(names)
+
+
+def dense_peak(cosines_by_rank: Sequence[float]) -> float:
+    """How far the best dense result stands above the next ones (up to ``PEAK_DEPTH``): a
+    question the briefings answer finds a few close passages; an off-topic one, many alike."""
+    top = list(cosines_by_rank[:PEAK_DEPTH])
+    if len(top) < 2:
+        return 0.0
+    return float(top[0] - sum(top[1:]) / (len(top) - 1))
+
+
+def top_briefing_share(briefings_by_rank: Sequence[str], k: int = 10) -> float:
+    """Share of the first ``k`` dense results that come from the first one's briefing."""
+    top = list(briefings_by_rank[:k])
+    return sum(1 for b in top if b == top[0]) / len(top) if top else 0.0
+
+
+def personal(question: str) -> float:
+    """1 when the question is about the asker or the team (first or second person)."""
+    return 1.0 if _PERSONAL.search(question) else 0.0

@@ -21,7 +21,14 @@ import Stemmer
 
 from index.answer_type import Asked, asked_for, has_answer_type
 from index.models import BriefingMeta
-from index.question_signals import missing_share, question_names, unknown_share
+from index.question_signals import (
+    dense_peak,
+    missing_share,
+    personal,
+    question_names,
+    top_briefing_share,
+    unknown_share,
+)
 from index.store import StoredPassage, query_terms
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -134,18 +141,26 @@ def candidate_features(
 ) -> list[Candidate]:
     """Feature dicts for candidates (unscored, unsorted). ``dense_rank`` is each passage's
     place in the dense result list (lexical places follow from ``lexical``'s scores); ``df``
-    and ``n_docs`` (the corpus's document frequencies and size) give the question-level
-    vocabulary signal."""
+    and ``n_docs`` (the corpus's document frequencies and size) give the question's share of
+    words the corpus never uses. Question-level signals (``index.question_signals``) are the
+    same on every candidate."""
     cos = vectors @ qvec
     total_w = sum(idf.values()) or 1.0
     max_bm25 = max(lexical.values(), default=0.0) or 1.0
     lexical_rank = {v: i for i, v in enumerate(sorted(lexical, key=lambda v: -lexical[v]))}
     dense_rank = dense_rank or {}
     q_names, q_numbers = question_entities(question)
-    prf = feedback_cosines(qvec, vectors, [dense_rank.get(sp.passage.vid) for sp in stored], options)
-    asked = asked_for(question)
     terms = query_terms(question)
-    unknown = unknown_share(terms, df, n_docs) if df is not None else 0.0
+    ranks = [dense_rank.get(sp.passage.vid) for sp in stored]
+    prf = feedback_cosines(qvec, vectors, ranks, options)
+    by_rank = sorted((r, i) for i, r in enumerate(ranks) if r is not None)
+    question_level = {
+        "unknown": unknown_share(terms, df, n_docs) if df is not None else 0.0,
+        "dense_peak": dense_peak([float(cos[i]) for _, i in by_rank]),
+        "top_briefing": top_briefing_share([stored[i].passage.briefing_id for _, i in by_rank]),
+        "personal": personal(question),
+    }
+    asked = asked_for(question)
     names = question_names(question, terms, (sp.passage.text for sp in stored))
     out: list[Candidate] = []
     for i, sp in enumerate(stored):
@@ -187,7 +202,7 @@ def candidate_features(
             "missing_names": _missing(q_names, p.text, meta.title if meta else ""),
             "missing_numbers": _missing(q_numbers, p.text, ""),
             "is_bullet": 1.0 if p.kind == "bullet" else 0.0,
-            "unknown": unknown,
+            **question_level,
             "prf": float(prf[i]),
             "n_names": float(len(names)),
             "names_missing": missing_share(names, p.text + " " + (meta.title if meta else "")),

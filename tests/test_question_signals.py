@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from index.question_signals import missing_share, question_names, unknown_share
+from index.question_signals import (
+    dense_peak,
+    missing_share,
+    personal,
+    question_names,
+    top_briefing_share,
+    unknown_share,
+)
 from index.service import BriefingService
 from index.store import query_terms
 
@@ -94,3 +101,29 @@ def test_a_letter_that_lower_cases_to_two_does_not_shift_the_names() -> None:
     question = "who runs corvane?"
     texts = ["İstanbul officials met the Corvane board, and Corvane said so."]
     assert question_names(question, query_terms(question), texts) == {"corvane"}
+
+
+def test_one_close_passage_above_many_alike_is_a_peak() -> None:
+    assert dense_peak([0.7, 0.4, 0.4, 0.4]) == pytest.approx(0.3)
+    assert dense_peak([0.42, 0.41, 0.4, 0.41]) < 0.02
+
+
+def test_a_single_result_has_no_peak() -> None:
+    assert dense_peak([0.7]) == 0.0
+
+
+def test_top_briefing_share_counts_the_first_results_from_the_first_ones_briefing() -> None:
+    assert top_briefing_share(["a", "a", "b", "a"], k=4) == 0.75
+    assert top_briefing_share([], k=4) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("how many vacation days do I have left?", 1.0),
+        ("who's on call for our team?", 1.0),
+        ("how many troops are in russia?", 0.0),
+    ],
+)
+def test_a_question_about_the_asker_or_the_team_is_personal(question: str, expected: float) -> None:
+    assert personal(question) == expected
