@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import Embedder
+from index.encoders import make_embedder
 from index.evaluation import EvalQuery, build_eval_service, is_hit, load_any
 from index.natural_set import find_shared
 from index.rerank import RerankOptions, candidate_features, idf_weights
@@ -56,7 +57,7 @@ def offtopic_queries(name: str) -> list[EvalQuery]:
     ]
 
 
-def collect(name: str, emb: SentenceTransformerEmbedder) -> None:
+def collect(name: str, emb: Embedder) -> None:
     eval_set = load_any(SETS[name])
     t0 = time.time()
     service, _ = build_eval_service(eval_set, CACHE / name, emb)
@@ -158,6 +159,9 @@ def sentence_search(
 
 if __name__ == "__main__":
     CACHE.mkdir(exist_ok=True)
-    embedder = SentenceTransformerEmbedder()
+    # The encoder briefbot eval uses (BRIEFBOT_ENCODER, default auto), so its --workdir reuses these indexes.
+    embedder = make_embedder(
+        "all-MiniLM-L6-v2", os.environ.get("BRIEFBOT_ENCODER", "auto"), cache_dir=CACHE / "encoders"
+    )
     for set_name in sys.argv[1:] or list(SETS):
         collect(set_name, embedder)
