@@ -64,9 +64,6 @@ class RerankOptions:
     w_sent2: float = 0.6
     w_doc_sent: float = 0.0
     w_bullet: float = -0.15
-    w_prf: float = 0.0
-    prf_k: int = 5  # pseudo-relevance feedback: the first k dense results...
-    prf_alpha: float = 0.5  # ...added, with this weight, to the question's vector
     date_from: date | None = None  # a soft preference ("in 2023"), not a filter
     date_to: date | None = None
 
@@ -86,7 +83,6 @@ class RerankOptions:
             "sent2": self.w_sent2,
             "doc_sent": self.w_doc_sent,
             "is_bullet": self.w_bullet,
-            "prf": self.w_prf,
         }
 
 
@@ -152,7 +148,6 @@ def candidate_features(
     q_names, q_numbers = question_entities(question)
     terms = query_terms(question)
     ranks = [dense_rank.get(sp.passage.vid) for sp in stored]
-    prf = feedback_cosines(qvec, vectors, ranks, options)
     by_rank = sorted((r, i) for i, r in enumerate(ranks) if r is not None)
     question_level = {
         "unknown": unknown_share(terms, df, n_docs) if df is not None else 0.0,
@@ -203,7 +198,6 @@ def candidate_features(
             "missing_numbers": _missing(q_numbers, p.text, ""),
             "is_bullet": 1.0 if p.kind == "bullet" else 0.0,
             **question_level,
-            "prf": float(prf[i]),
             "n_names": float(len(names)),
             "names_missing": missing_share(names, p.text + " " + (meta.title if meta else "")),
         }
@@ -238,19 +232,6 @@ def candidate_features(
         cand.features["doc_sent"] = best_sentence[bid]
         cand.features["names_missing_briefing"] = names_missing_briefing[bid]
     return out
-
-
-def feedback_cosines(
-    qvec: np.ndarray, vectors: np.ndarray, ranks: Sequence[int | None], options: RerankOptions
-) -> np.ndarray:
-    """Cosine of each candidate with the question moved towards its first ``prf_k`` dense
-    results (Rocchio): a paraphrased question borrows the words of the passages it finds."""
-    ranked = {i: r for i, r in enumerate(ranks) if r is not None}
-    top = sorted(ranked, key=ranked.__getitem__)[: max(0, options.prf_k)]
-    if not top:
-        return vectors @ qvec
-    moved = qvec + options.prf_alpha * vectors[top].mean(axis=0)
-    return vectors @ (moved / (np.linalg.norm(moved) or 1.0))
 
 
 ANSWER_SENTENCE_MARGIN = 0.05  # a sentence this close to the best match may be highlighted instead
