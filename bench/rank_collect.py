@@ -6,11 +6,15 @@ rank scores and labels can be tried offline (``bench/rank_search.py``) without r
 
 Per question: the question, its kind and split, the query vector, a wide candidate pool (dense,
 BM25 and best-sentence dense search, 100 each) with the product's own features, the stored passages (text, sentences,
-sentence vectors) and whether each candidate is a hit. Dev tool: reads ../shared.
+sentence vectors) and whether each candidate is a hit. SQuAD and RealTime QA also get the other
+set's questions as off-topic ones (kind ``off_topic``), as ``briefbot eval --offtopic`` asks them.
+CACHE is ``$BRIEFBOT_RANK_CACHE`` (default /tmp/briefbot-rank). Dev tool: reads ../shared.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
 import sys
 import time
@@ -19,24 +23,41 @@ from typing import Any
 
 import numpy as np
 
-from index.embedder import SentenceTransformerEmbedder
-from index.evaluation import build_eval_service, is_hit, load_any
+from index.embedder import Embedder
+from index.encoders import make_embedder
+from index.evaluation import EvalQuery, build_eval_service, is_hit, load_any
 from index.natural_set import find_shared
 from index.rerank import RerankOptions, candidate_features, idf_weights
 from index.store import query_terms
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = find_shared(REPO)
-CACHE = Path("/tmp/briefbot-rank")
+CACHE = Path(os.environ.get("BRIEFBOT_RANK_CACHE", "/tmp/briefbot-rank"))
 SETS = {
     "squad2-dev-tune": SHARED / "eval" / "squad2-dev-tune",
     "realtimeqa-2022": SHARED / "eval" / "realtimeqa-2022",
     "natural": REPO / "bench" / "natural",
 }
 POOL = 100
+# Off-topic questions for a set: the other public set's questions (answerable ones, first N).
+OFFTOPIC = {"squad2-dev-tune": ("realtimeqa-2022", 115), "realtimeqa-2022": ("squad2-dev-tune", 500)}
 
 
-def collect(name: str, emb: SentenceTransformerEmbedder) -> None:
+def offtopic_queries(name: str) -> list[EvalQuery]:
+    if name not in OFFTOPIC:
+        return []
+    other, limit = OFFTOPIC[name]
+    rows = [
+        json.loads(line) for line in (SETS[other] / "queries.jsonl").read_text().splitlines() if line.strip()
+    ]
+    rows = [r for r in rows if r.get("answerable", True)][:limit]
+    return [
+        EvalQuery(f"offtopic-{i}", str(r["text"]), answerable=False, kind="off_topic")
+        for i, r in enumerate(rows)
+    ]
+
+
+def collect(name: str, emb: Embedder) -> None:
     eval_set = load_any(SETS[name])
     t0 = time.time()
     service, _ = build_eval_service(eval_set, CACHE / name, emb)
@@ -49,7 +70,7 @@ def collect(name: str, emb: SentenceTransformerEmbedder) -> None:
     questions: list[dict[str, Any]] = []
     passages: dict[int, Any] = {}
     t0 = time.time()
-    for q in eval_set.queries:
+    for q in [*eval_set.queries, *offtopic_queries(name)]:
         qvec = emb.encode_query(q.text)
         terms = query_terms(q.text)
         dense = vectors.search(qvec, POOL)
@@ -61,7 +82,8 @@ def collect(name: str, emb: SentenceTransformerEmbedder) -> None:
         stored = store.passages(vids)
         vids = [v for v in vids if v in stored]
         vecs = vectors.get(vids) if vids else None
-        idf = idf_weights(terms, store.document_frequencies(terms), n_passages)
+        df = store.document_frequencies(terms)
+        idf = idf_weights(terms, df, n_passages)
         cands = (
             candidate_features(
                 q.text,
@@ -72,6 +94,8 @@ def collect(name: str, emb: SentenceTransformerEmbedder) -> None:
                 dict(lexical),
                 searcher.index.briefing,
                 options,
+                df=df,
+                n_docs=n_passages,
             )
             if vids
             else []
@@ -88,6 +112,7 @@ def collect(name: str, emb: SentenceTransformerEmbedder) -> None:
                 "qvec": qvec,
                 "terms": terms,
                 "idf": idf,
+                "df": df,
                 "dense_rank": {v: i for i, (v, _) in enumerate(dense)},
                 "lexical_rank": {v: i for i, (v, _) in enumerate(lexical)},
                 "sentence_rank": {v: i for i, (v, _) in enumerate(by_sentence)},
@@ -134,6 +159,9 @@ def sentence_search(
 
 if __name__ == "__main__":
     CACHE.mkdir(exist_ok=True)
-    embedder = SentenceTransformerEmbedder()
+    # The encoder briefbot eval uses (BRIEFBOT_ENCODER, default auto), so its --workdir reuses these indexes.
+    embedder = make_embedder(
+        "all-MiniLM-L6-v2", os.environ.get("BRIEFBOT_ENCODER", "auto"), cache_dir=CACHE / "encoders"
+    )
     for set_name in sys.argv[1:] or list(SETS):
         collect(set_name, embedder)

@@ -3,6 +3,7 @@
     python bench/rank_search.py baselines     # plain dense, BM25, RRF, the shipped weights
     python bench/rank_search.py weights       # coordinate search of hand weights on all three sets
     python bench/rank_search.py learned       # learned rankers (cross-validated on the tune questions)
+    python bench/rank_search.py prf           # pseudo-relevance feedback cosines added to the shipped score
 
 Every figure is paragraph hit@1 / hit@5 per set; the natural set is reported on its tune and
 held-out splits, and only tune questions are ever used to fit or choose anything.
@@ -11,6 +12,7 @@ held-out splits, and only tune questions are ever used to fit or choose anything
 from __future__ import annotations
 
 import math
+import os
 import pickle
 import sys
 from collections.abc import Callable
@@ -22,7 +24,7 @@ import numpy as np
 from index.answer_type import asked_for, has_answer_type
 from index.rerank import answer_sentence, stems
 
-CACHE = Path("/tmp/briefbot-rank")
+CACHE = Path(os.environ.get("BRIEFBOT_RANK_CACHE", "/tmp/briefbot-rank"))
 SETS = ["squad2-dev-tune", "realtimeqa-2022", "natural"]
 
 # Feature columns built for every candidate (see ``rows``).
@@ -43,8 +45,15 @@ EXTRA = [
     "nbr_cov",
     "doc_sent",
     "brief_lex",
+    "prf3",
+    "prf5",
+    "prf10",
 ]
 COLUMNS = BASE + EXTRA
+# Pseudo-relevance feedback (Rocchio): cosine with the query plus ALPHA times the mean vector of
+# its first k dense results, for k = 3, 5, 10.
+PRF_K = (3, 5, 10)
+PRF_ALPHA = float(os.environ.get("BRIEFBOT_PRF_ALPHA", "0.5"))
 
 
 class Question:
@@ -70,9 +79,11 @@ class Context:
 
     def __init__(self, name: str) -> None:
         from index.store import Store
+        from index.vectors import FaissVectorStore
 
         root = CACHE / name / "index" / "versions"
         version = sorted(p for p in root.iterdir() if not p.name.startswith("."))[-1]
+        self.vectors = FaissVectorStore.load(version / "vectors.faiss")
         store = Store(version / "store.sqlite3", readonly=True, dim=384)
         self.brief: dict[str, set[str]] = {}
         self.by_ordinal: dict[tuple[str, int], set[str]] = {}
@@ -104,8 +115,14 @@ def rows(q: dict[str, Any], passages: dict[int, Any], ctx: Context) -> np.ndarra
         b = passages[v].passage.briefing_id
         doc_sent[b] = max(doc_sent.get(b, -1.0), f["sentence"])
         brief_lex[b] = brief_lex.get(b, 0.0) + f["bm25"]
+    dense_order = sorted(q["dense_rank"], key=q["dense_rank"].get)
+    cand_vecs = ctx.vectors.get(q["vids"])
+    prf = []
+    for k in PRF_K:
+        expanded = q["qvec"] + PRF_ALPHA * ctx.vectors.get(dense_order[:k]).mean(axis=0)
+        prf.append(cand_vecs @ (expanded / np.linalg.norm(expanded)))
     out = []
-    for v, f in zip(q["vids"], feats, strict=True):
+    for j, (v, f) in enumerate(zip(q["vids"], feats, strict=True)):
         sp = passages[v]
         p = sp.passage
         hl = (
@@ -156,6 +173,7 @@ def rows(q: dict[str, Any], passages: dict[int, Any], ctx: Context) -> np.ndarra
                 ),
                 doc_sent[p.briefing_id],
                 min(1.0, brief_lex[p.briefing_id] / 3),
+                *(float(col[j]) for col in prf),
             ]
         )
     return np.array(out, dtype=np.float32)
@@ -266,3 +284,11 @@ if __name__ == "__main__":
         cols = sys.argv[2].split(",") if len(sys.argv) > 2 else COLUMNS
         found = weights(loaded, cols, SHIPPED)
         report("coordinate search", loaded, linear(found))
+    elif cmd == "prf":
+        from index.rerank import RerankOptions
+
+        shipped = RerankOptions().weights()
+        report("shipped", loaded, linear(shipped))
+        for col in ("prf3", "prf5", "prf10"):
+            found = weights(loaded, [col, "dense", "sentence", "sent2", "doc"], shipped)
+            report(f"shipped + {col} (searched)", loaded, linear(found))

@@ -13,6 +13,7 @@ from enum import Enum
 
 
 class Asked(Enum):
+    MONEY = "money"  # an amount of money: "how much did it cost?"
     NUMBER = "number"
     DATE = "date"
     NAME = "name"  # a person or an organisation
@@ -21,6 +22,18 @@ class Asked(Enum):
 
 
 _LEAD = r"^\s*(?:(?:and|so|ok|okay|hey|quick q|q|also|btw)[,:]?\s+)?"
+# Money questions first: "how much did X cost" needs an amount of money, not just any number.
+_MONEY_VERBS = (
+    r"cost|costs|pay|paid|pays|spend|spent|charge|charged|earn|earned|earns|owe|owes|owed|save|saves"
+    r"|raise|raised|lose|losing|lost|worth|fetch|fetched|sell for|sold for|award|awarded|bring in"
+)
+_ASKS_MONEY = re.compile(
+    r"\bhow much\b(?:\s+[\w’'-]+){0,8}?\s+(?:" + _MONEY_VERBS + r")\b"
+    r"|\bhow much (?:[\w’'-]+ )?(?:money|cash|funding)\b|\bin dollars\b"
+    r"|\bwhat(?:'s|s| is| was| will| would| does| did)?(?: [\w’'-]+){0,3}? (?:price|cost|revenue|salary|budget|bail)\b"
+    r"|\bwhat (?:will|would|does|did|do)\b(?: [\w’'-]+){1,5}? cost\b",
+    re.I,
+)
 _ASKS = [
     (
         Asked.DATE,
@@ -87,8 +100,17 @@ _NOT_NAMES = re.compile(
 )
 
 
+_MONEY = re.compile(
+    r"[$€£¥₹]|\b(?:dollars?|bucks|cents?|euros?|pounds|sterling|yen|yuan|renminbi|rupees?|rubles?|roubles?"
+    r"|francs?|crowns|kronor|kroner|krona|pesos?|lira|lire|shillings?|dinars?|USD|EUR|GBP|free of charge|for free)\b",
+    re.I,
+)
+
+
 def asked_for(question: str) -> Asked:
     """The kind of thing the question asks for."""
+    if _ASKS_MONEY.search(question) and not _ASKS[0][1].search(question):
+        return Asked.MONEY
     for kind, pattern in (*_ASKS, *_ASKS_ANYWHERE):
         if pattern.search(question):
             return kind
@@ -97,6 +119,8 @@ def asked_for(question: str) -> Asked:
 
 def has_answer_type(asked: Asked, text: str) -> bool:
     """True when ``text`` contains something of the asked kind (always true for OTHER)."""
+    if asked is Asked.MONEY:
+        return bool(_MONEY.search(text))
     if asked is Asked.NUMBER:
         return bool(_NUMBER.search(text))
     if asked is Asked.DATE:

@@ -21,7 +21,15 @@ import Stemmer
 
 from index.answer_type import Asked, asked_for, has_answer_type
 from index.models import BriefingMeta
-from index.store import StoredPassage
+from index.question_signals import (
+    dense_peak,
+    missing_share,
+    personal,
+    question_names,
+    top_briefing_share,
+    unknown_share,
+)
+from index.store import StoredPassage, query_terms
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _stemmer = Stemmer.Stemmer("english")
@@ -124,16 +132,31 @@ def candidate_features(
     meta_of: Callable[[str], BriefingMeta | None],
     options: RerankOptions,
     dense_rank: Mapping[int, int] | None = None,
+    df: Mapping[str, int] | None = None,
+    n_docs: int = 0,
 ) -> list[Candidate]:
     """Feature dicts for candidates (unscored, unsorted). ``dense_rank`` is each passage's
-    place in the dense result list (lexical places follow from ``lexical``'s scores)."""
+    place in the dense result list (lexical places follow from ``lexical``'s scores); ``df``
+    and ``n_docs`` (the corpus's document frequencies and size) give the question's share of
+    words the corpus never uses. Question-level signals (``index.question_signals``) are the
+    same on every candidate."""
     cos = vectors @ qvec
     total_w = sum(idf.values()) or 1.0
     max_bm25 = max(lexical.values(), default=0.0) or 1.0
     lexical_rank = {v: i for i, v in enumerate(sorted(lexical, key=lambda v: -lexical[v]))}
     dense_rank = dense_rank or {}
     q_names, q_numbers = question_entities(question)
+    terms = query_terms(question)
+    ranks = [dense_rank.get(sp.passage.vid) for sp in stored]
+    by_rank = sorted((r, i) for i, r in enumerate(ranks) if r is not None)
+    question_level = {
+        "unknown": unknown_share(terms, df, n_docs) if df is not None else 0.0,
+        "dense_peak": dense_peak([float(cos[i]) for _, i in by_rank]),
+        "top_briefing": top_briefing_share([stored[i].passage.briefing_id for _, i in by_rank]),
+        "personal": personal(question),
+    }
     asked = asked_for(question)
+    names = question_names(question, terms, (sp.passage.text for sp in stored))
     out: list[Candidate] = []
     for i, sp in enumerate(stored):
         p = sp.passage
@@ -174,6 +197,9 @@ def candidate_features(
             "missing_names": _missing(q_names, p.text, meta.title if meta else ""),
             "missing_numbers": _missing(q_numbers, p.text, ""),
             "is_bullet": 1.0 if p.kind == "bullet" else 0.0,
+            **question_level,
+            "n_names": float(len(names)),
+            "names_missing": missing_share(names, p.text + " " + (meta.title if meta else "")),
         }
         cand = Candidate(stored=sp, vector=vectors[i], features=feats)
         if len(p.sentences) > 1:
@@ -186,17 +212,25 @@ def candidate_features(
         feats["type_missing"] = 1.0 - feats["type_ok"]
         feats["type_missing_sentence"] = 1.0 - feats["type_ok_sentence"]
         out.append(cand)
-    # Briefing-level signals: the best passage and the best sentence of the same briefing.
+    # Briefing-level signals: the best passage and the best sentence of the same briefing, and
+    # the question's names that none of its candidate passages mentions.
     best_dense: dict[str, float] = {}
     best_sentence: dict[str, float] = {}
+    briefing_text: dict[str, list[str]] = {}
     for cand in out:
         bid = cand.stored.passage.briefing_id
         best_dense[bid] = max(best_dense.get(bid, -1.0), cand.features["dense"])
         best_sentence[bid] = max(best_sentence.get(bid, -1.0), cand.features["sentence"])
+        briefing_text.setdefault(bid, []).append(cand.stored.passage.text)
+    for bid, texts in briefing_text.items():
+        meta = meta_of(bid)
+        texts.append(meta.title if meta else "")
+    names_missing_briefing = {bid: missing_share(names, " ".join(t)) for bid, t in briefing_text.items()}
     for cand in out:
         bid = cand.stored.passage.briefing_id
         cand.features["doc"] = best_dense[bid]
         cand.features["doc_sent"] = best_sentence[bid]
+        cand.features["names_missing_briefing"] = names_missing_briefing[bid]
     return out
 
 

@@ -272,7 +272,7 @@ class Searcher:
             notes.append(f"Only briefings {TimeIntent(date_from, date_to).describe()}.")
 
         quotes = self._quotes(candidates, query.k)
-        abstained = not quotes or quotes[0].strength != "strong"
+        abstained = not any(q.strength == "strong" for q in quotes)
         answer = Answer(
             question=query.question,
             abstained=abstained,
@@ -300,7 +300,9 @@ class Searcher:
         stored, vecs = self.index.fetch(vids)
         if not stored:
             return []
-        idf = idf_weights(terms, self.index.document_frequencies(terms), self.index.meta.passages)
+        n_passages = self.index.meta.passages
+        df = self.index.document_frequencies(terms)
+        idf = idf_weights(terms, df, n_passages)
         cands = candidate_features(
             text,
             qvec,
@@ -311,6 +313,8 @@ class Searcher:
             self.index.briefing,
             rerank_options,
             dense_rank={v: i for i, (v, _) in enumerate(dense)},
+            df=df,
+            n_docs=n_passages,
         )
         rerank(cands, rerank_options)
         for c in cands:
@@ -355,8 +359,8 @@ class Searcher:
                 if om is not None:
                     quote.also_in.append(attribution(om, other.stored.passage))
             quotes.append(quote)
-        # Weak quotes never precede a strong one.
-        quotes.sort(key=lambda q: (q.strength != "strong",))
+        # Rank order stays whatever the labels: the best-ranked quote comes first even when it is
+        # weak (the public view filters to strong quotes; labels say which is which).
         return quotes
 
     def _lead(self, group: list[Candidate]) -> Candidate:
@@ -405,21 +409,21 @@ def attribution(meta: BriefingMeta, p: Passage) -> Attribution:
 
 
 def _order_by_time(answer: Answer, *, prefer_recent: bool) -> None:
-    """Dated answers: a question that asks for the latest gets its strong quotes newest first;
-    otherwise relevance order stays, and when strong quotes come from several dates the answer
-    says so with a short timeline (the question had different answers over time)."""
+    """Dated answers: a question that asks for the latest gets its strong quotes newest first
+    (in the places strong quotes hold, weak ones keep theirs); otherwise relevance order stays,
+    and when strong quotes come from several dates the answer says so with a short timeline
+    (the question had different answers over time)."""
     strong = [q for q in answer.quotes if q.strength == "strong"]
-    weak = [q for q in answer.quotes if q.strength != "strong"]
     if prefer_recent and len(strong) > 1:
         strong.sort(key=lambda q: q.attribution.date or date.min, reverse=True)
-        answer.quotes = strong + weak
-    by_date: dict[date, int] = {}
-    for i, q in enumerate(strong, 1):
-        if q.attribution.date is not None:
-            by_date.setdefault(q.attribution.date, i)
-    if len(by_date) < 2:
+        newest = iter(strong)
+        answer.quotes = [next(newest) if q.strength == "strong" else q for q in answer.quotes]
+    dates = {q.attribution.date for q in strong if q.attribution.date is not None}
+    if len(dates) < 2:
         return
     answer.timeline = True
-    steps = ", ".join(f"{d.isoformat()} (quote {i})" for d, i in sorted(by_date.items(), reverse=True))
+    # Dates, not quote numbers: a channel shows the strong quotes alone, numbered differently
+    # from the full answer, and every quote shows its date.
+    steps = ", ".join(d.isoformat() for d in sorted(dates, reverse=True))
     order = "newest first" if prefer_recent else "most relevant first"
-    answer.notes.append(f"Briefings from {len(by_date)} dates answer this, {order}. Timeline: {steps}.")
+    answer.notes.append(f"Briefings from {len(dates)} dates answer this, {order}. Timeline: {steps}.")

@@ -19,6 +19,12 @@ from index.rerank import answer_sentence
         ("which avs guy took home the playoff MVP?", Asked.NAME),
         ("where did bennifer tie the knot?", Asked.PLACE),
         ("why did the plant open late?", Asked.OTHER),
+        ("how much did the new air force one cost?", Asked.MONEY),
+        ("how much prize money did the winner take home?", Asked.MONEY),
+        ("what's corvane's annual revenue?", Asked.MONEY),
+        ("what will the new contract cost the city annually?", Asked.MONEY),
+        ("how much of the sun is made up of oxygen?", Asked.NUMBER),
+        ("when will tickets cost more?", Asked.DATE),
     ],
 )
 def test_the_question_word_says_what_is_asked(question: str, asked: Asked) -> None:
@@ -28,6 +34,22 @@ def test_the_question_word_says_what_is_asked(question: str, asked: Asked) -> No
 def test_a_number_question_needs_a_number_in_the_sentence() -> None:
     assert has_answer_type(Asked.NUMBER, "These soldiers, estimated at around 10,000, wear Russian uniforms.")
     assert not has_answer_type(Asked.NUMBER, "The soldiers wear Russian uniforms and use Russian gear.")
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The jet will cost $5.3 billion.",
+        "Buyers save about 900 bucks a year.",
+        "It loses 18.4 million crowns a year.",
+    ],
+)
+def test_a_money_question_is_answered_by_an_amount_of_money(sentence: str) -> None:
+    assert has_answer_type(Asked.MONEY, sentence)
+
+
+def test_a_money_question_is_not_answered_by_any_number() -> None:
+    assert not has_answer_type(Asked.MONEY, "The first two of 4 planes arrive in 2027.")
 
 
 def test_a_who_question_needs_a_name_other_than_the_first_word() -> None:
