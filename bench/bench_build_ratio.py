@@ -65,7 +65,7 @@ def main() -> None:
     stored = version.store.passages(
         [r[0] for r in version.store.connect().execute("SELECT vid FROM passages")]
     )
-    texts = [embed_text(version.meta(sp.passage.briefing_id), sp.passage) for sp in stored.values()]  # type: ignore[arg-type]
+    texts = [embed_text(version.briefing(sp.passage.briefing_id), sp.passage) for sp in stored.values()]  # type: ignore[arg-type]
     sentences = sum(len(sp.passage.sentences) for sp in stored.values())
     version.close()
     model.encode(texts[:64], batch_size=32)

@@ -251,7 +251,7 @@ def _save_changed(work: Path, svc: Any, bid: str, before: set[str]) -> None:
     from index.build import embed_hash, embed_text
 
     index = svc.searcher().index
-    meta = index.meta(bid)
+    meta = index.briefing(bid)
     fresh = [
         p
         for p in index.store.briefing_passages(bid)

@@ -256,7 +256,7 @@ def role_raw(work: Path, encoder: str, sample: int) -> dict[str, Any]:
     con = version.store.connect()
     vids = [r[0] for r in con.execute("SELECT vid FROM passages ORDER BY random() LIMIT ?", (sample,))]
     stored = version.store.passages(vids)
-    texts = [embed_text(version.meta(sp.passage.briefing_id), sp.passage) for sp in stored.values()]  # type: ignore[arg-type]
+    texts = [embed_text(version.briefing(sp.passage.briefing_id), sp.passage) for sp in stored.values()]  # type: ignore[arg-type]
     sentences = [sp.passage.text[a:b] for sp in stored.values() for a, b in sp.passage.sentences]
     out: dict[str, Any] = {"raw_sample_passages": len(texts), "raw_sample_sentences": len(sentences)}
     torch_emb = SentenceTransformerEmbedder()

@@ -20,7 +20,7 @@ def _ranked(searcher: Searcher, labels: list[str], *, distinct_dates: bool = Fal
     if distinct_dates:
         by_date: dict[date, Candidate] = {}
         for c in pool:
-            meta = searcher.index.meta(c.stored.passage.briefing_id)
+            meta = searcher.index.briefing(c.stored.passage.briefing_id)
             if meta is not None and meta.date is not None:
                 by_date.setdefault(meta.date, c)
         # Oldest first, so that "latest" has to reorder them.
@@ -105,6 +105,6 @@ def test_the_timeline_names_the_dates_of_strong_quotes_only(service: BriefingSer
 
 
 def _date(searcher: Searcher, cand: Candidate) -> date:
-    meta = searcher.index.meta(cand.stored.passage.briefing_id)
+    meta = searcher.index.briefing(cand.stored.passage.briefing_id)
     assert meta is not None and meta.date is not None
     return meta.date
