@@ -38,7 +38,9 @@ from index.vectors import FaissVectorStore
 STORE_FILE = "store.sqlite3"
 RELATIVE_STRONG = 0.75  # share of the best quote's confidence a strong quote needs
 VECTORS_FILE = "vectors.faiss"
-ALLOWED_CACHE = 8
+# Filters whose passage lists are kept: an answer asks for the same one twice (dense, lexical),
+# and a public viewer's (every briefing but the restricted ones) comes back with every question.
+ALLOWED_CACHE = 4
 
 
 @dataclass(frozen=True)
