@@ -37,7 +37,9 @@ from index.version_vectors import load_version_vectors
 
 STORE_FILE = "store.sqlite3"
 RELATIVE_STRONG = 0.75  # share of the best quote's confidence a strong quote needs
-ALLOWED_CACHE = 8
+# Filters whose passage lists are kept: an answer asks for the same one twice (dense, lexical),
+# and a public viewer's (every briefing but the restricted ones) comes back with every question.
+ALLOWED_CACHE = 4
 
 
 @dataclass(frozen=True)

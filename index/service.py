@@ -19,7 +19,9 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from index.backend import IndexUnavailableError, VersionMeta, VersionUnavailable, outage_errors
+# Re-exported: front ends catch it from here.
+from index.backend import IndexUnavailableError as IndexUnavailableError
+from index.backend import VersionMeta, VersionUnavailable, outage_errors
 from index.build import BuildOptions, Progress, reindex, reindex_into, rollback, signature
 from index.confidence import Calibration, load_calibration
 from index.corpus import read_bytes
@@ -51,10 +53,6 @@ MAX_CHECKS = 200  # each costs two searches per reindex
 
 class NoIndexError(Exception):
     """There is no usable index yet: run a reindex first."""
-
-
-# Re-exported: front ends catch it from here.
-IndexUnavailableError = IndexUnavailableError
 
 
 @dataclass(frozen=True)
