@@ -10,6 +10,7 @@ small ones, and rewritten when most of their rows belong to deleted passages.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -29,40 +30,54 @@ def pack_rows(path: Path, dim: int) -> int:
 
 
 class PackReader:
-    """Reads rows of the packs in one folder (memory-mapped, so only rows asked for are read)."""
+    """Reads rows of the packs in one folder with positioned reads: only the rows asked for are
+    read, and they stay out of the process's memory once used (the OS caches them)."""
 
     def __init__(self, directory: Path, dim: int) -> None:
         self.directory = directory
         self.dim = dim
-        self._maps: dict[str, np.ndarray] = {}
+        self._fds: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def open_all(self) -> None:
-        """Map every pack now: a version deleted while still in use (an old searcher finishing
+        """Open every pack now: a version deleted while still in use (an old searcher finishing
         its questions) keeps its packs readable, as an open SQLite file stays readable."""
         if self.directory.is_dir():
             for path in sorted(self.directory.glob(f"*{PACK_SUFFIX}")):
-                self._map(path.name)
+                self._fd(path.name)
 
     def rows(self, name: str, first: int, count: int) -> np.ndarray:
         """``count`` vectors from row ``first`` of pack ``name``, as float32."""
-        data = self._maps.get(name)
-        if data is None:
-            data = self._map(name)
-        if first < 0 or first + count > len(data):
+        width = _ROW_BYTES * self.dim
+        data = os.pread(self._fd(name), count * width, first * width) if first >= 0 else b""
+        if first < 0 or len(data) != count * width:
             raise ValueError(f"rows {first}..{first + count} are not in pack {name}")
-        return np.asarray(data[first : first + count], dtype=np.float32)
+        return np.frombuffer(data, dtype=np.float16).astype(np.float32).reshape(count, self.dim)
 
-    def _map(self, name: str) -> np.ndarray:
+    def close(self) -> None:
         with self._lock:
-            data = self._maps.get(name)
-            if data is None:
+            fds, self._fds = list(self._fds.values()), {}
+        for fd in fds:
+            os.close(fd)
+
+    def __del__(self) -> None:
+        for fd in getattr(self, "_fds", {}).values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def _fd(self, name: str) -> int:
+        fd = self._fds.get(name)
+        if fd is not None:
+            return fd
+        with self._lock:
+            fd = self._fds.get(name)
+            if fd is None:
                 path = self.directory / name
                 if path.name != name or not name.endswith(PACK_SUFFIX):
                     raise ValueError(f"not a pack name: {name!r}")
-                data = np.memmap(path, dtype=np.float16, mode="r").reshape(-1, self.dim)
-                self._maps[name] = data
-            return data
+                fd = os.open(path, os.O_RDONLY)
+                self._fds[name] = fd
+            return fd
 
 
 class PackWriter:

@@ -319,6 +319,7 @@ class Store:
 
     def close(self) -> None:
         self.close_pack()
+        self.packs.close()
         with self._all_lock:
             for con in self._all:
                 con.close()

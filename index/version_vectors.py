@@ -21,6 +21,7 @@ BASE_FILE = "vectors.base.faiss"
 DELTA_FILE = "vectors.delta.npz"
 LEGACY_FILE = "vectors.faiss"  # index format 1: one file per version
 DELTA_SHARE = 0.05
+_ADD_BATCH = 16_384
 DELTA_MIN = 2_000  # a delta this small is always kept (its cost at load is a few milliseconds)
 
 
@@ -87,7 +88,7 @@ class VersionVectors:
         if vecs.shape != (len(ids), self._dim):
             raise ValueError(f"expected {(len(ids), self._dim)} vectors, got {vecs.shape}")
         for i, v in zip(ids, vecs, strict=True):
-            if int(i) in self._added or (self._in_base(int(i)) and int(i) not in self._removed):
+            if int(i) in self._added or (int(i) not in self._removed and self._in_base(int(i))):
                 raise ValueError(f"vector id {i} is already stored")
             self._added[int(i)] = v
 
@@ -149,9 +150,9 @@ class VersionVectors:
         )
         store.remove(sorted(self._removed))
         ids = list(self._added)
-        store.add(
-            ids, np.vstack([self._added[i] for i in ids]) if ids else np.zeros((0, self._dim), np.float32)
-        )
+        for start in range(0, len(ids), _ADD_BATCH):  # in batches: no second copy of every vector
+            batch = ids[start : start + _ADD_BATCH]
+            store.add(batch, np.vstack([self._added[i] for i in batch]))
         store = store.sized(exact_limit)
         store.save(directory / BASE_FILE)
         self._added, self._removed, self._base_count = {}, set(), len(store)
