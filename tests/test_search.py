@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from index.search import EVERYONE, LOCAL_USER, Viewer
+from index.search import EVERYONE, LOCAL_USER, Viewer, lexical_terms
 from index.service import BriefingService
 from tests.conftest import make_service
 from tests.fakes import FakeEmbedder
@@ -101,3 +101,18 @@ def test_the_answer_json_has_the_contract_keys(service: BriefingService) -> None
         quote
     )
     assert isinstance(quote["paragraph"], int) and isinstance(data["abstained"], bool)
+
+
+def test_a_large_index_leaves_its_commonest_words_out_of_the_lexical_search() -> None:
+    df = {"president": 40_000, "tariffs": 900}
+    assert lexical_terms(["president", "tariffs"], df, 150_000) == ["tariffs"]
+
+
+def test_a_small_index_searches_every_word() -> None:
+    df = {"president": 4_000, "tariffs": 90}
+    assert lexical_terms(["president", "tariffs"], df, 15_000) == ["president", "tariffs"]
+
+
+def test_a_question_of_common_words_only_keeps_them_all() -> None:
+    df = {"president": 40_000, "said": 60_000}
+    assert lexical_terms(["president", "said"], df, 150_000) == ["president", "said"]
