@@ -20,10 +20,12 @@ def _words(text: str) -> set[str]:
     return set(_WORD.findall(text.lower()))
 
 
-def is_near_duplicate(a: Candidate, b: Candidate) -> bool:
+def is_near_duplicate(a: Candidate, b: Candidate, cosine: float | None = None) -> bool:
+    """Same text, or vectors at ``SAME_VECTOR`` with ``SAME_WORDS`` of their words shared
+    (``cosine``, when the caller has it, saves computing it again)."""
     if a.stored.passage.content_hash == b.stored.passage.content_hash:
         return True
-    if float(a.vector @ b.vector) < SAME_VECTOR:
+    if (float(a.vector @ b.vector) if cosine is None else cosine) < SAME_VECTOR:
         return False
     wa, wb = _words(a.stored.passage.text), _words(b.stored.passage.text)
     if not wa or not wb:
@@ -33,15 +35,20 @@ def is_near_duplicate(a: Candidate, b: Candidate) -> bool:
 
 def collapse_duplicates(candidates: Sequence[Candidate]) -> list[list[Candidate]]:
     """Group ranked candidates: each group is a best passage followed by its restatements."""
-    groups: list[list[Candidate]] = []
-    for cand in candidates:
+    if not candidates:
+        return []
+    # All cosines in one product: a question has ~120 candidates, so thousands of pairs.
+    vectors = np.stack([c.vector for c in candidates])
+    cosines = vectors @ vectors.T
+    groups: list[list[int]] = []
+    for i, cand in enumerate(candidates):
         for group in groups:
-            if is_near_duplicate(group[0], cand):
-                group.append(cand)
+            if is_near_duplicate(candidates[group[0]], cand, float(cosines[group[0], i])):
+                group.append(i)
                 break
         else:
-            groups.append([cand])
-    return groups
+            groups.append([i])
+    return [[candidates[i] for i in group] for group in groups]
 
 
 TAKEAWAY_SAME_FACT = 0.6  # cosine of a takeaway bullet with a sentence of a body paragraph
