@@ -48,6 +48,8 @@ EXTRA = [
     "prf3",
     "prf5",
     "prf10",
+    "names_missing",
+    "names_missing_briefing",
 ]
 COLUMNS = BASE + EXTRA
 # Pseudo-relevance feedback (Rocchio): cosine with the query plus ALPHA times the mean vector of
@@ -174,6 +176,8 @@ def rows(q: dict[str, Any], passages: dict[int, Any], ctx: Context) -> np.ndarra
                 doc_sent[p.briefing_id],
                 min(1.0, brief_lex[p.briefing_id] / 3),
                 *(float(col[j]) for col in prf),
+                f.get("names_missing", 0.0),
+                f.get("names_missing_briefing", 0.0),
             ]
         )
     return np.array(out, dtype=np.float32)
@@ -284,6 +288,13 @@ if __name__ == "__main__":
         cols = sys.argv[2].split(",") if len(sys.argv) > 2 else COLUMNS
         found = weights(loaded, cols, SHIPPED)
         report("coordinate search", loaded, linear(found))
+    elif cmd == "names":
+        from index.rerank import RerankOptions
+
+        shipped = RerankOptions().weights()
+        report("shipped", loaded, linear(shipped))
+        found = weights(loaded, ["names_missing", "names_missing_briefing"], shipped)
+        report("shipped + names missing (searched)", loaded, linear(found))
     elif cmd == "prf":
         from index.rerank import RerankOptions
 

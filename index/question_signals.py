@@ -34,6 +34,11 @@ def unknown_share(terms: Sequence[str], df: Mapping[str, int], n_docs: int) -> f
     return sum(w for t, w in weights.items() if df.get(t, 0) == 0) / total
 
 
+def any_unknown(terms: Sequence[str], df: Mapping[str, int]) -> float:
+    """1 when at least one of the question's content words occurs in no passage."""
+    return 1.0 if any(df.get(t, 0) == 0 for t in terms) else 0.0
+
+
 def question_names(question: str, terms: Sequence[str], texts: Iterable[str]) -> set[str]:
     """The question's content words that are names: capitalised in the question after its first
     word, or written with a capital in most of their mid-sentence occurrences in ``texts``."""

@@ -22,6 +22,7 @@ import Stemmer
 from index.answer_type import Asked, asked_for, has_answer_type
 from index.models import BriefingMeta
 from index.question_signals import (
+    any_unknown,
     dense_peak,
     missing_share,
     personal,
@@ -151,6 +152,7 @@ def candidate_features(
     by_rank = sorted((r, i) for i, r in enumerate(ranks) if r is not None)
     question_level = {
         "unknown": unknown_share(terms, df, n_docs) if df is not None else 0.0,
+        "unknown_any": any_unknown(terms, df) if df is not None else 0.0,
         "dense_peak": dense_peak([float(cos[i]) for _, i in by_rank]),
         "top_briefing": top_briefing_share([stored[i].passage.briefing_id for _, i in by_rank]),
         "personal": personal(question),

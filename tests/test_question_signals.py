@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from index.question_signals import (
+    any_unknown,
     dense_peak,
     missing_share,
     personal,
@@ -34,6 +35,11 @@ def test_a_question_in_the_corpus_vocabulary_has_no_unknown_words() -> None:
 def test_rare_unknown_words_weigh_more_than_common_known_ones() -> None:
     df = {"plant": 3000, "mamaroo": 0}
     assert unknown_share(["plant", "mamaroo"], df, 10_000) > 0.5
+
+
+def test_one_word_the_corpus_never_uses_makes_the_question_unknown() -> None:
+    assert any_unknown(["guest", "wifi"], {"guest": 40, "wifi": 0}) == 1.0
+    assert any_unknown(["troops", "russia"], {"troops": 12, "russia": 80}) == 0.0
 
 
 def test_no_content_words_means_nothing_unknown() -> None:
@@ -81,6 +87,7 @@ def test_every_candidate_carries_the_question_signals(service: BriefingService) 
     candidates = service.searcher().rank("what's the guest wifi password at corvane?")
     assert candidates
     assert all(c.features["unknown"] > 0.3 for c in candidates)
+    assert all(c.features["unknown_any"] == 1.0 for c in candidates)
     assert all(c.features["n_names"] >= 1 for c in candidates)
 
 
