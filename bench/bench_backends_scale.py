@@ -167,6 +167,24 @@ def role_serve(work: Path, url: str | None, queries: int, repeat: int) -> dict[s
     return out
 
 
+def role_compare(work: Path, url: str, queries: int) -> dict[str, Any]:
+    """Whether both backends give the same quotes for the same questions (at this size both
+    search approximately: FAISS IVF and HNSW)."""
+    files, pg = _service(work, None), _service(work, url)
+    same_top = same_set = 0
+    asked = _questions(files, queries, random.Random(11))
+    for q, _ in asked:
+        a, b = files.ask(q), pg.ask(q)
+        ids_a, ids_b = [x.passage_id for x in a.quotes], [x.passage_id for x in b.quotes]
+        same_top += ids_a[:1] == ids_b[:1]
+        same_set += set(ids_a) == set(ids_b)
+    return {
+        "compared": len(asked),
+        "same_top_quote": same_top / len(asked),
+        "same_quotes": same_set / len(asked),
+    }
+
+
 def _size_files(work: Path) -> dict[str, Any]:
     """The index folder (hard-linked files counted once) and the live version alone."""
     du = subprocess.run(["du", "-sb", str(work / "index")], capture_output=True, text=True, check=True)
@@ -347,16 +365,18 @@ def main() -> None:
     ap.add_argument("--backends", default="files,postgres")
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=4, help="incremental reindexes (changed, back, ...)")
-    ap.add_argument("--role", choices=["build", "serve"], help=argparse.SUPPRESS)
+    ap.add_argument("--role", choices=["build", "serve", "compare"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     work: Path = args.work
     if args.role:
         url = os.environ.get("BENCH_DATABASE_URL") or None
-        out = (
-            role_build(work, url)
-            if args.role == "build"
-            else role_serve(work, url, args.queries, args.repeat)
-        )
+        if args.role == "build":
+            out = role_build(work, url)
+        elif args.role == "serve":
+            out = role_serve(work, url, args.queries, args.repeat)
+        else:
+            assert url
+            out = role_compare(work, url, args.queries)
         print(json.dumps(out))
         return
 
@@ -376,7 +396,11 @@ def main() -> None:
             server = _Server(args.pg_data)
             try:
                 meta["postgres"] = server.settings()
-                results[name] = run_backend(name, work, server.fresh_database(), args, server)
+                url = server.fresh_database()
+                results[name] = run_backend(name, work, url, args, server)
+                if "files" in results:  # both indexes are there: do they answer alike?
+                    meta["agreement"] = _child(work, "compare", url, ["--queries", str(args.queries)])
+                    print(f"agreement: {json.dumps(meta['agreement'])}", flush=True)
             finally:
                 server.stop()
         saved = {"meta": meta, "results": results}
