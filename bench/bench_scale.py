@@ -210,7 +210,8 @@ def ivf_recall(svc: Any, questions: list[str]) -> dict[str, Any]:
     answers = [[q.passage_id for q in svc.ask(x).quotes] for x in questions]
     import faiss
 
-    index: Any = faiss.downcast_index(ivf._index)
+    mapped = getattr(ivf, "ivf", None)  # a served IVF version: its memory-mapped base
+    index: Any = faiss.downcast_index((mapped() if mapped else ivf)._index)
     out: dict[str, Any] = {"ivf_nlist": int(index.nlist)}
     default = int(index.nprobe)
     for nprobe in (16, 32, 48, 64, 96):

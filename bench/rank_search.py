@@ -134,6 +134,7 @@ def rows(q: dict[str, Any], passages: dict[int, Any], ctx: Context) -> np.ndarra
                 sp.sentence_vectors @ q["qvec"] if sp.sentence_vectors is not None else None,
                 asked,
                 idf,
+                q["text"],
             )
             if len(p.sentences) > 1
             else None
@@ -161,8 +162,8 @@ def rows(q: dict[str, Any], passages: dict[int, Any], ctx: Context) -> np.ndarra
                 max_cov,
                 f["coverage"] * max_cov,
                 f["bm25"] * max_cov,
-                1.0 if has_answer_type(asked, p.text) else 0.0,
-                1.0 if has_answer_type(asked, p.text[hl[0] : hl[1]]) else 0.0,
+                1.0 if has_answer_type(asked, p.text, q["text"]) else 0.0,
+                1.0 if has_answer_type(asked, p.text[hl[0] : hl[1]], q["text"]) else 0.0,
                 1.0 if p.kind == "bullet" or "takeaway" in section else 0.0,
                 math.log1p(len(p.text.split())),
                 float(top2.mean()),

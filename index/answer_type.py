@@ -117,8 +117,51 @@ def asked_for(question: str) -> Asked:
     return Asked.OTHER
 
 
-def has_answer_type(asked: Asked, text: str) -> bool:
-    """True when ``text`` contains something of the asked kind (always true for OTHER)."""
+# The role a "who" question asks about, and the words a sentence naming its holder uses.
+_ROLES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
+    (re.compile(rf"\b(?:{asked})\b", re.I), words)
+    for asked, words in (
+        (r"ceo|chief executive|chief exec", ("chief executive", "ceo", "chief exec")),
+        (r"cfo|chief financial officer", ("chief financial officer", "cfo", "finance chief")),
+        (
+            r"boss|head honcho",
+            ("chief executive", "ceo", "head", "leader", "boss", "chair", "president", "director"),
+        ),
+        (r"spokes(?:man|woman|person)|press secretary", ("spokes", "press secretary")),
+        (r"prime minister|premier", ("prime minister", "premier")),
+        (r"chair|chairman|chairwoman|chairperson", ("chair",)),
+        (r"founder|founded", ("found",)),
+        (
+            r"coach|manager|director|governor|mayor|ambassador|minister|secretary|commander|founder|owner"
+            r"|principal|editor|dean|captain|judge|lawyer|attorney|sheriff|chancellor",
+            (),
+        ),
+    )
+)
+
+
+def _role_words(question: str) -> tuple[str, ...]:
+    """Words one of which a sentence must use to name the holder of the role a "who" question
+    asks about ("who is the CEO" -> "chief executive", "ceo"); empty when it names no role."""
+    for pattern, words in _ROLES:
+        found = pattern.search(question)
+        if found:
+            return words or (found.group(0).lower(),)
+    return ()
+
+
+def names_role_holder(question: str, text: str) -> bool:
+    """True when the question asks who holds a role ("who is the CEO") and ``text`` names the
+    role together with a name: the sentence that answers it, however little else it shares
+    with the question."""
+    if asked_for(question) is not Asked.NAME or not _role_words(question):
+        return False
+    return has_answer_type(Asked.NAME, text, question)
+
+
+def has_answer_type(asked: Asked, text: str, question: str = "") -> bool:
+    """True when ``text`` contains something of the asked kind (always true for OTHER). With the
+    ``question``, a "who is the CEO" question needs the role named beside the name."""
     if asked is Asked.MONEY:
         return bool(_MONEY.search(text))
     if asked is Asked.NUMBER:
@@ -126,5 +169,8 @@ def has_answer_type(asked: Asked, text: str) -> bool:
     if asked is Asked.DATE:
         return bool(_DATE.search(text))
     if asked in (Asked.NAME, Asked.PLACE):
-        return any(not _NOT_NAMES.match(m.strip(".")) for m in _NAME.findall(text))
+        if not any(not _NOT_NAMES.match(m.strip(".")) for m in _NAME.findall(text)):
+            return False
+        role = _role_words(question) if asked is Asked.NAME else ()
+        return not role or any(re.search(rf"\b{re.escape(r)}", text, re.I) for r in role)
     return True

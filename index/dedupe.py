@@ -41,13 +41,21 @@ def collapse_duplicates(candidates: Sequence[Candidate]) -> list[list[Candidate]
     vectors = np.stack([c.vector for c in candidates])
     cosines = vectors @ vectors.T
     groups: list[list[int]] = []
+    leads: list[int] = []  # each group's first candidate, in group order
+    by_hash: dict[str, int] = {}  # content hash -> first group led by that text
     for i, cand in enumerate(candidates):
-        for group in groups:
-            if is_near_duplicate(candidates[group[0]], cand, float(cosines[group[0], i])):
-                group.append(i)
+        # Only groups whose lead has the same text or a close vector can take it: check those,
+        # in group order, rather than every group.
+        close = np.flatnonzero(cosines[leads, i] >= SAME_VECTOR).tolist() if leads else []
+        same = by_hash.get(cand.stored.passage.content_hash)
+        for g in sorted({*close, *([same] if same is not None else [])}):
+            if is_near_duplicate(candidates[leads[g]], cand, float(cosines[leads[g], i])):
+                groups[g].append(i)
                 break
         else:
+            by_hash.setdefault(cand.stored.passage.content_hash, len(groups))
             groups.append([i])
+            leads.append(i)
     return [[candidates[i] for i in group] for group in groups]
 
 

@@ -82,7 +82,7 @@ def missing_share(names: set[str], text: str) -> float:
     """Share of ``names`` that ``text`` never mentions (0 when there are none)."""
     if not names:
         return 0.0
-    present = {m.group(0).lower() for m in _WORD.finditer(text)}
+    present = set(_WORD.findall(text.lower()))
     return sum(1 for n in names if n not in present) / len(names)
 
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 import Stemmer
 
-from index.answer_type import Asked, asked_for, has_answer_type
+from index.answer_type import Asked, asked_for, has_answer_type, names_role_holder
 from index.models import BriefingMeta
 from index.question_signals import (
     any_unknown,
@@ -43,6 +43,12 @@ def _stem(word: str) -> str:
 
 def stems(text: str) -> list[str]:
     return [_stem(w) for w in _WORD.findall(text.lower())]
+
+
+@lru_cache(maxsize=4096)
+def _stem_set(text: str) -> frozenset[str]:
+    """Stems of a short text many candidates share (a briefing's title and section)."""
+    return frozenset(stems(text))
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,7 @@ _NUMBER = re.compile(r"\b\d[\d,.]*")
 def answer_type_missing(question: str, text: str) -> float:
     """1 when the question asks for a number, a date, a name or a place and the text has none:
     such a text cannot answer it."""
-    return 0.0 if has_answer_type(asked_for(question), text) else 1.0
+    return 0.0 if has_answer_type(asked_for(question), text, question) else 1.0
 
 
 def question_entities(question: str) -> tuple[set[str], set[str]]:
@@ -164,7 +170,7 @@ def candidate_features(
         p = sp.passage
         meta = meta_of(p.briefing_id)
         body = set(stems(p.text))
-        ctx = set(stems((meta.title if meta else "") + " " + " ".join(p.section)))
+        ctx = _stem_set((meta.title if meta else "") + " " + " ".join(p.section))
         cover = sum(w for s, w in idf.items() if s in body) / total_w
         ctx_cover = sum(w for s, w in idf.items() if s in ctx and s not in body) / total_w
         sent_cos = sp.sentence_vectors @ qvec if sp.sentence_vectors is not None else None
@@ -205,12 +211,14 @@ def candidate_features(
         }
         cand = Candidate(stored=sp, vector=vectors[i], features=feats)
         if len(p.sentences) > 1:
-            cand.highlight = answer_sentence(p.text, p.sentences, sent_cos, asked, idf)
+            cand.highlight = answer_sentence(p.text, p.sentences, sent_cos, asked, idf, question)
         span = cand.highlight or (0, len(p.text))
         in_sentence = set(stems(p.text[span[0] : span[1]]))
         feats["sentence_coverage"] = sum(w for s, w in idf.items() if s in in_sentence) / total_w
-        feats["type_ok"] = 1.0 if has_answer_type(asked, p.text) else 0.0
-        feats["type_ok_sentence"] = 1.0 if has_answer_type(asked, p.text[span[0] : span[1]]) else 0.0
+        feats["type_ok"] = 1.0 if has_answer_type(asked, p.text, question) else 0.0
+        feats["type_ok_sentence"] = (
+            1.0 if has_answer_type(asked, p.text[span[0] : span[1]], question) else 0.0
+        )
         feats["type_missing"] = 1.0 - feats["type_ok"]
         feats["type_missing_sentence"] = 1.0 - feats["type_ok_sentence"]
         out.append(cand)
@@ -245,6 +253,7 @@ def answer_sentence(
     sent_cos: np.ndarray | None,
     asked: Asked,
     idf: Mapping[str, float],
+    question: str = "",
 ) -> tuple[int, int] | None:
     """The sentence to highlight: the best-matching one, unless a sentence almost as close holds
     what the question asks for (a number for "how many", a name for "who") and it does not."""
@@ -252,11 +261,16 @@ def answer_sentence(
         return best_sentence(text, sentences, idf)
     order = [int(j) for j in np.argsort(-sent_cos)]
     best = order[0]
+    if question and not has_answer_type(asked, text[slice(*sentences[best])], question):
+        # "Who is the CEO of X?": the sentence naming the chief executive rarely mentions X.
+        for j in order:
+            if names_role_holder(question, text[slice(*sentences[j])]):
+                return sentences[j]
     for j in order:
         if sent_cos[j] < sent_cos[best] - ANSWER_SENTENCE_MARGIN:
             break
         a, b = sentences[j]
-        if has_answer_type(asked, text[a:b]):
+        if has_answer_type(asked, text[a:b], question):
             return sentences[j]
     return sentences[best]
 

@@ -119,14 +119,28 @@ class FaissVectorStore:
         return int(self._index.remove_ids(np.asarray(ids, dtype=np.int64)))  # type: ignore[arg-type]
 
     def search(
-        self, query: np.ndarray, k: int, allowed: Sequence[int] | None = None
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed: Sequence[int] | None = None,
+        exclude: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
-        """Top ``k`` (id, cosine) for one query vector, optionally only among ``allowed`` ids."""
+        """Top ``k`` (id, cosine) for one query vector, optionally only among ``allowed`` ids
+        (or, without ``allowed``, among all but the ``exclude`` ids)."""
         if len(self) == 0 or k <= 0:
             return []
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         params: faiss.SearchParameters | None = None
         approximate = self.approximate
+        keep: list[Any] = []  # selectors FAISS only points to, alive until the search ends
+        if allowed is None and exclude is not None and len(exclude):
+            keep.append(faiss.IDSelectorBatch(np.ascontiguousarray(exclude, dtype=np.int64)))
+            keep.append(faiss.IDSelectorNot(keep[0]))
+            if approximate:
+                nprobe = int(faiss.downcast_index(self._index).nprobe)  # type: ignore[attr-defined]
+                params = faiss.SearchParametersIVF(sel=keep[1], nprobe=nprobe)  # type: ignore[call-arg]
+            else:
+                params = faiss.SearchParameters(sel=keep[1])  # type: ignore[call-arg]
         if allowed is not None:
             if len(allowed) == 0:
                 return []

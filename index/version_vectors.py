@@ -25,10 +25,18 @@ _ADD_BATCH = 16_384
 DELTA_MIN = 2_000  # a delta this small is always kept (its cost at load is a few milliseconds)
 
 
-def load_version_vectors(directory: Path) -> FaissVectorStore:
-    """The passage vectors of a sealed version, in memory, for searching."""
+def load_version_vectors(directory: Path) -> FaissVectorStore | MappedVersionVectors:
+    """The passage vectors of a sealed version, for searching. An approximate (IVF) base stays
+    memory-mapped under the version's delta: only the lists a question probes are read, and
+    the pages are shared with every other process and version using the file. An exact base
+    is small: it is read into memory with the delta applied."""
     if (directory / LEGACY_FILE).exists():
         return FaissVectorStore.load(directory / LEGACY_FILE)
+    mapped = faiss.read_index(str(directory / BASE_FILE), faiss.IO_FLAG_MMAP)
+    if isinstance(faiss.downcast_index(mapped), faiss.IndexIVF):
+        base = FaissVectorStore(mapped.d, mapped)
+        return MappedVersionVectors(base, _read_delta(directory / DELTA_FILE, base.dim), directory.name)
+    del mapped
     store = FaissVectorStore.load(directory / BASE_FILE)
     delta = _read_delta(directory / DELTA_FILE, store.dim)
     store.remove(delta.removed.tolist())
@@ -51,6 +59,79 @@ def _read_delta(path: Path, dim: int) -> _Delta:
             return _Delta(int(data["base_count"]), ids, vectors, removed)
     except (ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise RuntimeError(f"{path.name} is unreadable ({exc})") from exc
+
+
+class MappedVersionVectors:
+    """A sealed version's vectors for searching: its IVF base memory-mapped and read only
+    (the file is shared with other versions: it is never changed in place) under its delta,
+    which is small and held in memory. Searches merge the two."""
+
+    def __init__(self, base: FaissVectorStore, delta: _Delta, name: str = "") -> None:
+        if len(base) != delta.base_count:
+            raise RuntimeError(f"{name}: the vector delta does not match its base")
+        self._base = base
+        self._removed = np.unique(delta.removed)
+        self._removed_set = set(self._removed.tolist())
+        self._ids = delta.ids
+        self._vectors = np.ascontiguousarray(delta.vectors, dtype=np.float32)
+        self._row = {int(i): r for r, i in enumerate(self._ids.tolist())}
+        # An id both removed from the base and added again is served from the delta only.
+        self._hidden = np.union1d(self._removed, self._ids).astype(np.int64)
+
+    @property
+    def dim(self) -> int:
+        return self._base.dim
+
+    @property
+    def approximate(self) -> bool:
+        return True
+
+    def __len__(self) -> int:
+        return len(self._base) - len(self._removed_set) + len(self._ids)
+
+    def search(
+        self, query: np.ndarray, k: int, allowed: Sequence[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """Top ``k`` (id, cosine), optionally only among ``allowed`` ids."""
+        if k <= 0:
+            return []
+        if allowed is None:
+            found = self._base.search(query, k, exclude=self._hidden)
+            rows = np.arange(len(self._ids))
+        else:
+            in_base = [i for i in map(int, allowed) if i not in self._row and i not in self._removed_set]
+            found = self._base.search(query, k, in_base) if in_base else []
+            rows = np.array([self._row[i] for i in map(int, allowed) if i in self._row], dtype=np.int64)
+        if len(rows):
+            scores = self._vectors[rows] @ np.asarray(query, dtype=np.float32).reshape(-1)
+            top = np.argsort(-scores)[:k]
+            found = found + [(int(self._ids[rows[j]]), float(scores[j])) for j in top]
+        return sorted(found, key=lambda hit: -hit[1])[:k]
+
+    def get(self, ids: Sequence[int]) -> np.ndarray:
+        """Stored vectors for ``ids`` (in order); raises KeyError for an unknown id."""
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        from_base: list[int] = []
+        for row, i in enumerate(map(int, ids)):
+            if i in self._row:
+                out[row] = self._vectors[self._row[i]]
+            elif i in self._removed_set:
+                raise KeyError(i)
+            else:
+                from_base.append(row)
+        if from_base:
+            out[from_base] = self._base.get([int(ids[r]) for r in from_base])
+        return out
+
+    def all(self) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, vectors) of everything stored."""
+        ids, vecs = self._base.all()
+        keep = ~np.isin(ids, self._hidden)
+        return np.concatenate([ids[keep], self._ids]), np.concatenate([vecs[keep], self._vectors])
+
+    def ivf(self) -> FaissVectorStore:
+        """The memory-mapped base (for benchmarks that vary its probes)."""
+        return self._base
 
 
 class VersionVectors:

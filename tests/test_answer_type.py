@@ -78,3 +78,25 @@ def test_the_highlight_moves_to_a_nearly_as_close_sentence_that_holds_the_number
 def test_the_highlight_stays_on_the_best_sentence_when_the_other_is_far_behind() -> None:
     cos = np.array([0.70, 0.40, 0.1], dtype=np.float32)
     assert answer_sentence(TEXT, SENTENCES, cos, Asked.NUMBER, {}) == (0, 45)
+
+
+def test_a_who_question_about_a_role_needs_the_role_named() -> None:
+    question = "Who is the CEO of Corvane?"
+    assert not has_answer_type(Asked.NAME, "The plant stands at the Tessly Park industrial estate.", question)
+    assert has_answer_type(Asked.NAME, "Chief executive Tomas Refhaug told guests.", question)
+
+
+def test_the_highlight_of_a_role_question_moves_to_the_sentence_naming_the_holder() -> None:
+    text = "Corvane opened its plant at Tessly Park. Chief executive Tomas Refhaug told guests."
+    sentences = [(0, 40), (41, len(text))]
+    sims = np.array([0.62, 0.59], dtype=np.float32)
+    question = "Who is the CEO of Corvane?"
+    assert answer_sentence(text, sentences, sims, asked_for(question), {}, question) == sentences[1]
+
+
+def test_the_sentence_naming_the_role_holder_is_highlighted_however_far_behind() -> None:
+    text = "Corvane opened its plant at Tessly Park. Chief executive Tomas Refhaug told guests."
+    sentences = [(0, 40), (41, len(text))]
+    sims = np.array([0.47, 0.18], dtype=np.float32)
+    question = "Who is the CEO of Corvane?"
+    assert answer_sentence(text, sentences, sims, asked_for(question), {}, question) == sentences[1]

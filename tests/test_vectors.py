@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from index.vectors import FaissVectorStore
-from index.version_vectors import VersionVectors, load_version_vectors
+from index.version_vectors import (
+    BASE_FILE,
+    DELTA_FILE,
+    MappedVersionVectors,
+    VersionVectors,
+    load_version_vectors,
+)
 from tests.conftest import make_service
 from tests.fakes import FakeEmbedder
 
@@ -161,3 +167,76 @@ def test_a_delta_that_crosses_the_exact_limit_makes_a_new_approximate_base(tmp_p
     _, new_base = building.save(tmp_path / "v2", exact_limit=1000)
 
     assert new_base and load_version_vectors(tmp_path / "v2").approximate
+
+
+def _approximate_version_with_delta(tmp_path: Path) -> tuple[Path, list[int], np.ndarray]:
+    """v2: an IVF base shared with v1, 30 vectors removed, 40 added (one replaced)."""
+    ids, vecs = _vectors(2000)
+    building = VersionVectors(DIM)
+    building.add(ids, vecs)
+    (tmp_path / "v1").mkdir()
+    building.save(tmp_path / "v1", exact_limit=500)
+    building = VersionVectors(DIM, tmp_path / "v1")
+    building.remove(ids[:30])
+    more_ids, more = _vectors(40, seed=3)
+    added = [ids[0], *(i + 5 for i in more_ids[1:])]
+    building.add(added, more)
+    (tmp_path / "v2").mkdir()
+    _, new_base = building.save(tmp_path / "v2", exact_limit=500)
+    assert not new_base
+    return tmp_path / "v2", added, more
+
+
+def _whole(directory: Path) -> FaissVectorStore:
+    """The same version read the plain way: the base loaded whole, its delta applied."""
+    store = FaissVectorStore.load(directory / BASE_FILE)
+    with np.load(directory / DELTA_FILE) as delta:
+        store.remove(delta["removed"].tolist())
+        store.add(delta["ids"].tolist(), delta["vectors"])
+    return store
+
+
+def _same(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> bool:
+    return [i for i, _ in a] == [i for i, _ in b] and np.allclose([s for _, s in a], [s for _, s in b])
+
+
+def test_an_approximate_version_is_searched_memory_mapped_with_the_same_results(tmp_path: Path) -> None:
+    directory, added, more = _approximate_version_with_delta(tmp_path)
+    mapped, whole = load_version_vectors(directory), _whole(directory)
+    ids, _ = whole.all()
+    rng = np.random.default_rng(5)
+
+    assert isinstance(mapped, MappedVersionVectors) and len(mapped) == len(whole) == 2010
+    for query in [*more[:5], *whole.get(ids[:5].tolist())]:
+        assert _same(mapped.search(query, 25), whole.search(query, 25))
+        few = [*rng.choice(ids, 200, replace=False).tolist(), added[0]]
+        assert _same(mapped.search(query, 10, few), whole.search(query, 10, few))
+        many = rng.choice(ids, 1500, replace=False).tolist()
+        assert _same(mapped.search(query, 10, many), whole.search(query, 10, many))
+
+
+def test_a_memory_mapped_version_never_finds_removed_vectors_and_reads_replaced_ones_from_its_delta(
+    tmp_path: Path,
+) -> None:
+    directory, added, more = _approximate_version_with_delta(tmp_path)
+    mapped = load_version_vectors(directory)
+    removed = _vectors(2000)[0][1:30]
+
+    assert np.allclose(mapped.get([added[0]]), more[:1])
+    with pytest.raises(KeyError):
+        mapped.get([removed[0]])
+    found = {i for q in more[:10] for i, _ in mapped.search(q, 100)}
+    assert not found & set(removed)
+    assert set(mapped.all()[0].tolist()) == set(_whole(directory).all()[0].tolist())
+
+
+def test_searching_a_memory_mapped_version_leaves_its_shared_base_file_unchanged(tmp_path: Path) -> None:
+    directory, _, more = _approximate_version_with_delta(tmp_path)
+    before = (directory / BASE_FILE).read_bytes()
+    mapped = load_version_vectors(directory)
+
+    for q in more:
+        mapped.search(q, 50)
+    del mapped
+
+    assert (directory / BASE_FILE).read_bytes() == before
