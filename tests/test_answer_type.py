@@ -86,17 +86,12 @@ def test_a_who_question_about_a_role_needs_the_role_named() -> None:
     assert has_answer_type(Asked.NAME, "Chief executive Tomas Refhaug told guests.", question)
 
 
-def test_the_highlight_of_a_role_question_moves_to_the_sentence_naming_the_holder() -> None:
+@pytest.mark.parametrize("sims", [(0.62, 0.59), (0.47, 0.18)])
+def test_the_sentence_naming_the_role_holder_is_highlighted_however_far_behind(
+    sims: tuple[float, float],
+) -> None:
     text = "Corvane opened its plant at Tessly Park. Chief executive Tomas Refhaug told guests."
     sentences = [(0, 40), (41, len(text))]
-    sims = np.array([0.62, 0.59], dtype=np.float32)
     question = "Who is the CEO of Corvane?"
-    assert answer_sentence(text, sentences, sims, asked_for(question), {}, question) == sentences[1]
-
-
-def test_the_sentence_naming_the_role_holder_is_highlighted_however_far_behind() -> None:
-    text = "Corvane opened its plant at Tessly Park. Chief executive Tomas Refhaug told guests."
-    sentences = [(0, 40), (41, len(text))]
-    sims = np.array([0.47, 0.18], dtype=np.float32)
-    question = "Who is the CEO of Corvane?"
-    assert answer_sentence(text, sentences, sims, asked_for(question), {}, question) == sentences[1]
+    cos = np.array(sims, dtype=np.float32)
+    assert answer_sentence(text, sentences, cos, asked_for(question), {}, question) == sentences[1]
