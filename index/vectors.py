@@ -122,7 +122,7 @@ class FaissVectorStore:
         self,
         query: np.ndarray,
         k: int,
-        allowed: Sequence[int] | None = None,
+        allowed: Sequence[int] | np.ndarray | None = None,
         exclude: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
         """Top ``k`` (id, cosine) for one query vector, optionally only among ``allowed`` ids
@@ -162,7 +162,9 @@ class FaissVectorStore:
         scores, ids = self._index.search(q, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
-    def _search_subset(self, q: np.ndarray, k: int, allowed: Sequence[int]) -> list[tuple[int, float]]:
+    def _search_subset(
+        self, q: np.ndarray, k: int, allowed: Sequence[int] | np.ndarray
+    ) -> list[tuple[int, float]]:
         """Exact search over a few allowed ids (ids not stored are skipped)."""
         ids = [int(i) for i in allowed]
         try:

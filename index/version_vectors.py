@@ -99,9 +99,11 @@ class MappedVersionVectors:
             found = self._base.search(query, k, exclude=self._hidden)
             rows = np.arange(len(self._ids))
         else:
-            in_base = [i for i in map(int, allowed) if i not in self._row and i not in self._removed_set]
-            found = self._base.search(query, k, in_base) if in_base else []
-            rows = np.array([self._row[i] for i in map(int, allowed) if i in self._row], dtype=np.int64)
+            # A filter can admit most of the index (``since`` last year): no loops over it here.
+            wanted = np.asarray(allowed, dtype=np.int64)
+            in_base = wanted[~np.isin(wanted, self._hidden)] if len(self._hidden) else wanted
+            found = self._base.search(query, k, in_base) if len(in_base) else []
+            rows = np.flatnonzero(np.isin(self._ids, wanted))
         if len(rows):
             scores = self._vectors[rows] @ np.asarray(query, dtype=np.float32).reshape(-1)
             top = np.argsort(-scores)[:k]
