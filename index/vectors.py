@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,6 +28,30 @@ SUBSET_EXACT = 3_000
 # 48 probes gave dense recall@60 0.85 against exact search and the same quotes for every
 # question (the lexical candidates fill the gaps); README, "Speed and size".
 NPROBE = 48
+
+
+class FilterCache:
+    """Values derived from a filter's list of allowed ids, kept for the last few lists. The
+    index keeps each filter's list while it is in use, so the same list object comes back;
+    holding it here keeps its ``id`` from being reused by another list."""
+
+    SIZE = 4
+
+    def __init__(self) -> None:
+        self._items: dict[int, tuple[object, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, allowed: object, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            hit = self._items.get(id(allowed))
+        if hit is not None and hit[0] is allowed:
+            return hit[1]
+        value = make()
+        with self._lock:
+            while len(self._items) >= self.SIZE:
+                self._items.pop(next(iter(self._items)))
+            self._items[id(allowed)] = (allowed, value)
+        return value
 
 
 class VectorStore(Protocol):
@@ -56,6 +81,7 @@ class FaissVectorStore:
     def __init__(self, dim: int, index: faiss.Index | None = None) -> None:
         self._dim = dim
         self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._selectors = FilterCache()
 
     @property
     def approximate(self) -> bool:
@@ -146,7 +172,10 @@ class FaissVectorStore:
                 return []
             if approximate and len(allowed) <= SUBSET_EXACT:
                 return self._search_subset(q[0], k, allowed)
-            sel = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            # A wide filter's id set costs milliseconds to build: it is kept for the filter's list.
+            sel = self._selectors.get(
+                allowed, lambda: faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            )
             if approximate:
                 # Fewer allowed vectors per list: probe more lists to keep recall.
                 nprobe = int(faiss.downcast_index(self._index).nprobe)  # type: ignore[attr-defined]

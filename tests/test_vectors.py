@@ -72,6 +72,14 @@ def test_a_wide_filter_on_an_approximate_store_returns_only_allowed_ids() -> Non
     assert len(found) == 30 and all(i in allowed for i, _ in found)
 
 
+def test_wide_filters_asked_in_turn_each_return_only_their_own_ids() -> None:
+    store, ids, vecs = _store(8000, exact_limit=1000)
+    even, odd = ids[::2], ids[1::2]
+    for allowed in (even, odd, even, list(odd)):
+        found = store.search(vecs[3], 30, allowed)
+        assert len(found) == 30 and set(i for i, _ in found) <= set(allowed)
+
+
 def test_removed_vectors_are_never_found_in_an_approximate_store() -> None:
     store, ids, vecs = _store(2000, exact_limit=1000)
     assert store.remove(ids[:10]) == 10
