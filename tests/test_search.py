@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from index.search import EVERYONE, LOCAL_USER, Viewer, lexical_terms
+import pytest
+
+from index import search
+from index.search import EVERYONE, LOCAL_USER, PassageFilter, Viewer, lexical_terms
 from index.service import BriefingService
 from tests.conftest import make_service
 from tests.fakes import FakeEmbedder
@@ -116,3 +119,18 @@ def test_a_small_index_searches_every_word() -> None:
 def test_a_question_of_common_words_only_keeps_them_all() -> None:
     df = {"president": 40_000, "said": 60_000}
     assert lexical_terms(["president", "said"], df, 150_000) == ["president", "said"]
+
+
+def test_a_wide_filter_finds_the_same_lexical_hits_as_a_row_by_row_search(
+    service: BriefingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index = service.searcher().index
+    where = PassageFilter(date_from=date(2024, 9, 1))
+    terms = ["transit", "strike", "pay", "guild", "rate"]
+    assert len(index.allowed(where)) > search.RESTRICT_ROWS
+
+    wide = index.lexical_search(terms, 5, where=where)
+    monkeypatch.setattr(search, "RESTRICT_ROWS", 10**6)
+    row_by_row = index.lexical_search(terms, 5, where=where)
+
+    assert wide and [v for v, _ in wide] == [v for v, _ in row_by_row]
