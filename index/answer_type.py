@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import lru_cache
 
 
 class Asked(Enum):
@@ -107,6 +108,7 @@ _MONEY = re.compile(
 )
 
 
+@lru_cache(maxsize=1024)
 def asked_for(question: str) -> Asked:
     """The kind of thing the question asks for."""
     if _ASKS_MONEY.search(question) and not _ASKS[0][1].search(question):
@@ -129,10 +131,10 @@ _ROLES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
         ),
         (r"spokes(?:man|woman|person)|press secretary", ("spokes", "press secretary")),
         (r"prime minister|premier", ("prime minister", "premier")),
-        (r"chair|chairman|chairwoman|chairperson", ("chair",)),
+        (r"chair(?:man|woman|person)?", ("chair",)),
         (r"founder|founded", ("found",)),
         (
-            r"coach|manager|director|governor|mayor|ambassador|minister|secretary|commander|founder|owner"
+            r"coach|manager|director|governor|mayor|ambassador|minister|secretary|commander|owner"
             r"|principal|editor|dean|captain|judge|lawyer|attorney|sheriff|chancellor",
             (),
         ),
@@ -140,6 +142,7 @@ _ROLES: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
 )
 
 
+@lru_cache(maxsize=1024)  # asked once per sentence of every candidate of a question
 def _role_words(question: str) -> tuple[str, ...]:
     """Words one of which a sentence must use to name the holder of the role a "who" question
     asks about ("who is the CEO" -> "chief executive", "ceo"); empty when it names no role."""

@@ -141,7 +141,7 @@ class IndexVersion:
             found = [(v, s) for v, s in found if v in ok][:k]
         return found
 
-    def _allowed_set(self, allowed: list[int]) -> set[int] | frozenset[int]:
+    def _allowed_set(self, allowed: list[int]) -> frozenset[int]:
         return self._allowed_sets.get(allowed, lambda: frozenset(allowed))
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:

@@ -33,19 +33,18 @@ def load_version_vectors(directory: Path) -> FaissVectorStore | MappedVersionVec
     is small: it is read into memory with the delta applied."""
     if (directory / LEGACY_FILE).exists():
         return FaissVectorStore.load(directory / LEGACY_FILE)
-    mapped = faiss.read_index(str(directory / BASE_FILE), faiss.IO_FLAG_MMAP)
-    ivf = faiss.downcast_index(mapped)
+    # The flag maps only an IVF index's lists: an exact index is read into memory as usual.
+    index = faiss.read_index(str(directory / BASE_FILE), faiss.IO_FLAG_MMAP)
+    store = FaissVectorStore(index.d, index)
+    delta = _read_delta(directory / DELTA_FILE, store.dim)
+    ivf = faiss.downcast_index(index)
     if isinstance(ivf, faiss.IndexIVF):
         lists: Any = faiss.downcast_InvertedLists(ivf.invlists) if ivf.invlists is not None else None
         if lists is not None:
             # FAISS would start 32 threads per search to touch the probed lists ahead of the
             # scan: on 2 cores that doubles a search's time (the lists are in the page cache).
             lists.prefetch_nthread = 0
-        base = FaissVectorStore(mapped.d, mapped)
-        return MappedVersionVectors(base, _read_delta(directory / DELTA_FILE, base.dim), directory.name)
-    del mapped
-    store = FaissVectorStore.load(directory / BASE_FILE)
-    delta = _read_delta(directory / DELTA_FILE, store.dim)
+        return MappedVersionVectors(store, delta, directory.name)
     store.remove(delta.removed.tolist())
     store.add(delta.ids.tolist(), delta.vectors)
     if len(store) != delta.base_count - len(delta.removed) + len(delta.ids):
@@ -68,6 +67,29 @@ def _read_delta(path: Path, dim: int) -> _Delta:
         raise RuntimeError(f"{path.name} is unreadable ({exc})") from exc
 
 
+def _layered_get(
+    ids: Sequence[int],
+    dim: int,
+    added: dict[int, np.ndarray],
+    removed: set[int],
+    base: FaissVectorStore | None,
+) -> np.ndarray:
+    """Vectors for ``ids`` from a delta over a base: added ones first, removed ones unknown
+    (KeyError), the rest read from the base in one call."""
+    out = np.zeros((len(ids), dim), dtype=np.float32)
+    from_base: list[int] = []
+    for row, i in enumerate(map(int, ids)):
+        if i in added:
+            out[row] = added[i]
+        elif i in removed or base is None:
+            raise KeyError(i)
+        else:
+            from_base.append(row)
+    if from_base and base is not None:
+        out[from_base] = base.get([int(ids[r]) for r in from_base])
+    return out
+
+
 class MappedVersionVectors:
     """A sealed version's vectors for searching: its IVF base memory-mapped and read only
     (the file is shared with other versions: it is never changed in place) under its delta,
@@ -77,13 +99,12 @@ class MappedVersionVectors:
         if len(base) != delta.base_count:
             raise RuntimeError(f"{name}: the vector delta does not match its base")
         self._base = base
-        self._removed = np.unique(delta.removed)
-        self._removed_set = set(self._removed.tolist())
+        self._removed = set(delta.removed.tolist())
         self._ids = delta.ids
         self._vectors = np.ascontiguousarray(delta.vectors, dtype=np.float32)
-        self._row = {int(i): r for r, i in enumerate(self._ids.tolist())}
+        self._added = dict(zip(self._ids.tolist(), self._vectors, strict=True))
         # An id both removed from the base and added again is served from the delta only.
-        self._hidden = np.union1d(self._removed, self._ids).astype(np.int64)
+        self._hidden = np.union1d(delta.removed, self._ids).astype(np.int64)
         self._split = FilterCache()
 
     @property
@@ -95,7 +116,7 @@ class MappedVersionVectors:
         return True
 
     def __len__(self) -> int:
-        return len(self._base) - len(self._removed_set) + len(self._ids)
+        return len(self._base) - len(self._removed) + len(self._ids)
 
     def search(
         self, query: np.ndarray, k: int, allowed: Sequence[int] | None = None
@@ -124,18 +145,7 @@ class MappedVersionVectors:
 
     def get(self, ids: Sequence[int]) -> np.ndarray:
         """Stored vectors for ``ids`` (in order); raises KeyError for an unknown id."""
-        out = np.zeros((len(ids), self.dim), dtype=np.float32)
-        from_base: list[int] = []
-        for row, i in enumerate(map(int, ids)):
-            if i in self._row:
-                out[row] = self._vectors[self._row[i]]
-            elif i in self._removed_set:
-                raise KeyError(i)
-            else:
-                from_base.append(row)
-        if from_base:
-            out[from_base] = self._base.get([int(ids[r]) for r in from_base])
-        return out
+        return _layered_get(ids, self.dim, self._added, self._removed, self._base)
 
     def all(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids, vectors) of everything stored."""
@@ -199,18 +209,7 @@ class VersionVectors:
 
     def get(self, ids: Sequence[int]) -> np.ndarray:
         """Stored vectors for ``ids`` (in order); raises KeyError for an unknown id."""
-        out = np.zeros((len(ids), self._dim), dtype=np.float32)
-        from_base: list[int] = []
-        for row, i in enumerate(map(int, ids)):
-            if i in self._added:
-                out[row] = self._added[i]
-            elif i in self._removed or self._base is None:
-                raise KeyError(i)
-            else:
-                from_base.append(row)
-        if from_base and self._base is not None:
-            out[from_base] = self._base.get([int(ids[r]) for r in from_base])
-        return out
+        return _layered_get(ids, self._dim, self._added, self._removed, self._base)
 
     def _in_base(self, i: int) -> bool:
         if self._base is None:
