@@ -55,6 +55,7 @@ from index.parsing import (
 )
 from index.search import StoredVectors, reusable_vectors
 from index.store import ADDED_KEY, Store
+from index.terms import VersionTerms
 from index.vectors import EXACT_LIMIT
 from index.version_vectors import VersionVectors
 from index.versions import IndexLayout, utc_now
@@ -259,6 +260,7 @@ def _reindex_locked(
         staging = layout.staging_dir(version)
         try:
             store, vectors = _start_version(staging, base_dir if not rebuild else None, embedder.dim, version)
+            terms = VersionTerms(base_dir if not rebuild else None)
             lap("copy")
             # A full rebuild someone asked for re-embeds everything (that is what it is for:
             # a suspect vector file, a changed model package under the same name).
@@ -281,6 +283,7 @@ def _reindex_locked(
                 ]
                 vids = store.delete_briefings(gone)
                 vectors.remove(vids)
+                terms.remove(vids)
                 report.passages_removed += len(vids)
             elif carry and base_dir is not None:
                 vids = store.copy_briefings(base_dir / STORE_FILE, carry)
@@ -311,6 +314,7 @@ def _reindex_locked(
                 offset += n
                 report.passages_added += n
             vectors.add([p.vid for _, p in flat], all_vecs)
+            terms.add(p.vid for _, p in flat)
             prior_added = base_store.added_dates() if base_store is not None else {}
             today = now[:10]
             store.set_info(
@@ -329,8 +333,11 @@ def _reindex_locked(
             pack_files = _finish_packs(store, staging, base_dir, version)
             store.close()
             lap("packs")
-            vector_files, _ = vectors.save(staging, opts.exact_limit)
+            vector_files, new_base = vectors.save(staging, opts.exact_limit)
             lap("vectors")
+            # The vectors write a new base when their delta has outgrown it: so does the terms'.
+            term_files = terms.save(staging, staging / STORE_FILE, new_base=new_base)
+            lap("terms")
             report.version = version
             report.briefings_total, report.passages_total = b_count, p_count
             report.seconds = time.perf_counter() - t0
@@ -351,7 +358,10 @@ def _reindex_locked(
             )
             # Files linked from the base version keep the checksums it verified.
             seal(
-                staging, manifest, [*vector_files, STORE_FILE, REPORT_FILE, *pack_files], linked_from=base_dir
+                staging,
+                manifest,
+                [*vector_files, *term_files, STORE_FILE, REPORT_FILE, *pack_files],
+                linked_from=base_dir,
             )
             lap("seal")
             layout.publish(staging, version)

@@ -31,6 +31,7 @@ from index.question_signals import (
     unknown_share,
 )
 from index.store import StoredPassage, query_terms
+from index.terms import FIELD_WEIGHTS
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _stemmer = Stemmer.Stemmer("english")
@@ -56,7 +57,7 @@ class RerankOptions:
     """Weights of the rank score; defaults tuned on squad2-dev-tune, realtimeqa-2022 and the
     natural set's tune questions together (``bench/rank_search.py weights``)."""
 
-    field_weights: tuple[float, float, float] = (0.5, 0.5, 1.0)  # FTS5 bm25: title, section, body
+    field_weights: tuple[float, float, float] = FIELD_WEIGHTS  # FTS5 bm25: title, section, body
     w_dense: float = 1.0
     w_bm25: float = -0.05
     w_coverage: float = 0.7

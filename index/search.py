@@ -1,6 +1,6 @@
 """Question -> ranked, attributed quotes (or an explicit abstention), from one index version.
 
-Retrieval is hybrid: dense (FAISS, cosine) and BM25 (SQLite FTS5) candidates, fused and then
+Retrieval is hybrid: dense (FAISS, cosine) and BM25 (FTS5's scores, from ``terms``) candidates, fused and then
 reranked with cheap signals (see ``rerank``). Confidence is calibrated (``confidence``) and
 shown as bands, never as raw cosine numbers.
 """
@@ -32,6 +32,7 @@ from index.manifest import Manifest, read_manifest, verify
 from index.models import Answer, Attribution, BriefingMeta, Passage, Quote
 from index.rerank import Candidate, RerankOptions, candidate_features, idf_weights, rerank
 from index.store import Store, StoredPassage, query_terms
+from index.terms import TermIndex
 from index.timeparse import TimeIntent, parse_time
 from index.vectors import EXACT_LIMIT, FilterCache
 from index.version_vectors import load_version_vectors
@@ -77,6 +78,13 @@ class IndexVersion:
         self.meta = version_meta(self.manifest)
         self.store = Store(directory / STORE_FILE, readonly=True, dim=self.manifest.dim)
         self.vectors = load_version_vectors(directory)
+        # Versions written before the term weights existed search FTS5 directly.
+        self.terms = TermIndex.open(directory)
+        if self.terms is not None and self.terms.passages != self.meta.passages:
+            raise RuntimeError(
+                f"{directory.name}: the term weights hold {self.terms.passages} passages, "
+                f"the store {self.meta.passages}"
+            )
         self._metas: dict[str, BriefingMeta] = {m.briefing_id: m for m in self.store.briefings()}
         self.restricted = {bid: m.audience for bid, m in self._metas.items() if not m.is_public}
         self._allowed: dict[PassageFilter, list[int]] = {}  # the last few filters' passages
@@ -129,6 +137,8 @@ class IndexVersion:
         where: PassageFilter | None = None,
     ) -> list[tuple[int, float]]:
         allowed = self.allowed(where) if where is not None else None
+        if self.terms is not None and tuple(field_weights) == self.terms.field_weights:
+            return self.terms.search(terms, k, allowed)
         # FTS5 restricted to a list of row ids looks each one up in every word's postings (about
         # a millisecond per row at 175,000 passages): beyond a few rows, search everything and
         # keep the allowed rows of the first FILTERED_LIMIT (same scores, fewer lost than when
@@ -145,6 +155,8 @@ class IndexVersion:
         return self._allowed_sets.get(allowed, lambda: frozenset(allowed))
 
     def document_frequencies(self, terms: Sequence[str]) -> dict[str, int]:
+        if self.terms is not None:
+            return self.terms.frequencies(terms)
         return self.store.document_frequencies(terms)
 
     def fetch(self, vids: Sequence[int]) -> tuple[list[StoredPassage], np.ndarray]:

@@ -25,6 +25,7 @@ from index.packs import PACKS_DIR, PackReader, PackWriter
 
 SCHEMA_VERSION = 1
 FTS_TITLE_CHARS = 300
+FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"  # the lexical index's tokenizer (index.terms reads it)
 ADDED_KEY = "added"  # info key: JSON {briefing_id: "YYYY-MM-DD"}
 
 _SCHEMA = """
@@ -68,7 +69,7 @@ CREATE TABLE IF NOT EXISTS passages (
 CREATE INDEX IF NOT EXISTS passages_by_briefing ON passages(briefing_id, ordinal);
 CREATE INDEX IF NOT EXISTS passages_by_embed ON passages(embed_hash);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    title, section, body, tokenize = 'porter unicode61 remove_diacritics 2'
+    title, section, body, tokenize = '{FTS_TOKENIZE}'
 );
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 -- The text passages are spans of: the file's text, or the text extracted from a PDF, Word,
@@ -78,7 +79,7 @@ CREATE TABLE IF NOT EXISTS briefing_texts (
     text TEXT NOT NULL,
     pages TEXT NOT NULL DEFAULT '[]'
 );
-"""
+""".replace("{FTS_TOKENIZE}", FTS_TOKENIZE)
 
 # Function words carry no evidence and make OR queries slow on big corpora.
 STOPWORDS = frozenset(

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import build, manifest, packs, version_vectors
+from index import build, manifest, packs, terms, version_vectors
 from index.build import STORE_FILE
 from index.manifest import MANIFEST_NAME, read_manifest, verify
 from index.search import IndexVersion
@@ -51,7 +51,7 @@ def _sentence_vectors(version_dir: Path) -> dict[str, np.ndarray]:
         index.close()
 
 
-def test_one_changed_briefing_links_the_vector_base_and_older_packs_instead_of_writing_them(
+def test_one_changed_briefing_links_the_vector_and_term_bases_and_older_packs_instead_of_writing_them(
     service: BriefingService, corpus: Path
 ) -> None:
     first = _live(service)
@@ -61,7 +61,7 @@ def test_one_changed_briefing_links_the_vector_base_and_older_packs_instead_of_w
     second = _live(service)
 
     base_pack = [p.name for p in (first / "packs").iterdir()]
-    assert _shared(first, second) == {BASE_FILE, *(f"packs/{n}" for n in base_pack)}
+    assert _shared(first, second) == {BASE_FILE, *terms.base_files(), *(f"packs/{n}" for n in base_pack)}
     assert not (second / LEGACY_FILE).exists()
 
 
@@ -76,7 +76,9 @@ def test_linked_files_keep_their_checksums_and_only_new_files_are_hashed(
     service.reindex()
 
     new_pack = _live(service).name + packs.PACK_SUFFIX
-    assert sorted(hashed) == sorted([STORE_FILE, DELTA_FILE, "report.json", new_pack])
+    assert sorted(hashed) == sorted(
+        [STORE_FILE, DELTA_FILE, Path(terms.DELTA_FILE).name, "report.json", new_pack]
+    )
 
 
 def test_a_version_sharing_files_with_a_deleted_one_stays_complete_and_answers(
