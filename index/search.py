@@ -417,9 +417,12 @@ class Searcher:
 
 def lexical_terms(terms: list[str], df: dict[str, int], n_passages: int) -> list[str]:
     """The question's words the lexical search looks up: in a large index, not those found in
-    more than a fifth of all passages. Such a word adds little to BM25 but makes the search
-    score every passage holding it (half a question's time at 175,000 passages); the rank's
-    word coverage still counts it. Below ``COMMON_CUT_FROM`` passages every word is searched."""
+    more than a fifth of all passages (the rank's word coverage still counts them). The cut was
+    made for FTS5, which scored every passage holding such a word; with term weights it costs
+    nothing either way, and leaving it out changed nothing measurable on the whole archive (150
+    exact-wording questions: hit@1 0.393 against 0.400, hit@5 0.560 against 0.553; 48 natural
+    ones identical), so the measured configuration stays. Below ``COMMON_CUT_FROM`` passages
+    every word is searched."""
     if n_passages < COMMON_CUT_FROM:
         return terms
     kept = [t for t in terms if df.get(t, 0) <= COMMON_SHARE * n_passages]
