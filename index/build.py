@@ -259,8 +259,9 @@ def _reindex_locked(
         version = layout.new_version_id()
         staging = layout.staging_dir(version)
         try:
-            store, vectors = _start_version(staging, base_dir if not rebuild else None, embedder.dim, version)
-            terms = VersionTerms(base_dir if not rebuild else None)
+            start_from = base_dir if not rebuild else None
+            store, vectors = _start_version(staging, start_from, embedder.dim, version)
+            terms = VersionTerms(start_from)
             lap("copy")
             # A full rebuild someone asked for re-embeds everything (that is what it is for:
             # a suspect vector file, a changed model package under the same name).

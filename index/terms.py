@@ -31,6 +31,7 @@ import numpy as np
 from index.manifest import link_or_copy, write_json_atomic
 from index.store import FTS_TOKENIZE
 from index.vectors import FilterCache
+from index.version_vectors import DELTA_MIN, DELTA_SHARE
 
 K1 = 1.2
 B = 0.75
@@ -184,10 +185,7 @@ class TermIndex:
         self._delta = delta
         self._d_columns = {t: i for i, t in enumerate(delta.terms)}
         # A passage rewritten since the base is served from the delta only.
-        gone = np.union1d(delta.removed, delta.vids)
-        at = np.searchsorted(self._vids, gone)
-        inside = at < len(self._vids)
-        at = at[inside][np.asarray(self._vids)[at[inside]] == gone[inside]]
+        at = _positions(self._vids, np.union1d(delta.removed, delta.vids))
         self._dead = np.zeros(len(self._vids), dtype=bool)
         self._dead[at] = True
         self._dead_rows = at
@@ -248,11 +246,8 @@ class TermIndex:
     def _split(self, allowed: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """A filter's rows in the base (live ones) and in the delta."""
         wanted = np.unique(np.asarray(allowed, dtype=np.int64))
-        at = np.searchsorted(self._vids, wanted)
-        inside = at < len(self._vids)
-        at = at[inside][np.asarray(self._vids)[at[inside]] == wanted[inside]]
-        at = at[~self._dead[at]]
-        return at, np.flatnonzero(np.isin(self._delta.vids, wanted))
+        at = _positions(self._vids, wanted)
+        return at[~self._dead[at]], np.flatnonzero(np.isin(self._delta.vids, wanted))
 
     def _term_df(self, term: str) -> int:
         with self._df_lock:
@@ -272,6 +267,13 @@ class TermIndex:
                 self._df.clear()
             self._df[term] = df
         return df
+
+
+def _positions(sorted_vids: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Rows of ``sorted_vids`` that hold the (sorted, unique) ``wanted`` vids it has."""
+    at = np.searchsorted(sorted_vids, wanted)
+    inside = at < len(sorted_vids)
+    return at[inside][np.asarray(sorted_vids)[at[inside]] == wanted[inside]]
 
 
 def _top(scores: np.ndarray, rows: np.ndarray, vids: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -341,14 +343,9 @@ class VersionTerms:
         self._added.update(int(v) for v in vids)
 
     def remove(self, vids: Iterable[int]) -> None:
-        for v in map(int, vids):
-            self._added.discard(v)
-            if self._in_base(v):
-                self._removed.add(v)
-
-    def _in_base(self, vid: int) -> bool:
-        at = int(np.searchsorted(self._base_vids, vid))
-        return at < len(self._base_vids) and int(self._base_vids[at]) == vid
+        gone = np.unique(np.fromiter(vids, dtype=np.int64))
+        self._added.difference_update(gone.tolist())
+        self._removed.update(np.asarray(self._base_vids)[_positions(self._base_vids, gone)].tolist())
 
     def save(
         self,
@@ -364,7 +361,7 @@ class VersionTerms:
         keep = (
             self._base_dir is not None
             and not new_base
-            and len(self._added) + len(self._removed) <= max(2_000, 0.05 * len(self._base_vids))
+            and len(self._added) + len(self._removed) <= max(DELTA_MIN, DELTA_SHARE * len(self._base_vids))
         )
         con = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
         try:

@@ -13,7 +13,6 @@ Fusion weights and the calibrated confidence, fitted on FTS5 scores, so keep the
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -22,8 +21,8 @@ from typing import Any
 
 import psycopg
 
-K1 = 1.2
-B = 0.75
+from index.terms import K1, B, fts5_idf
+
 CONFIG = "english"
 RESCORE_AT_LEAST = 200  # rows scored exactly, at least (and 4x what was asked for)
 MATCH_BUDGET = 20_000  # passages a question's words may select before the commonest are left out
@@ -40,12 +39,6 @@ Connect = Callable[[], AbstractContextManager[psycopg.Connection[Any]]]
 def count_words(*texts: str) -> int:
     """Words as FTS5 counts them for BM25's document length."""
     return sum(len(_WORD.findall(t)) for t in texts)
-
-
-def fts5_idf(n_docs: int, n_hit: int) -> float:
-    """FTS5's IDF: log((N - n + 0.5) / (n + 0.5)), and a tiny positive value for common terms."""
-    idf = math.log((n_docs - n_hit + 0.5) / (n_hit + 0.5))
-    return idf if idf > 0 else 1e-6
 
 
 def bm25(
